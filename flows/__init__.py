@@ -1,0 +1,1 @@
+"""The data model: flows, their revisions, executions, task runs and logs."""

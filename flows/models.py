@@ -1,0 +1,130 @@
+"""Tables of Choreo. State columns change only through orchestrator.engine.transitions."""
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+STATE_CHOICES = [
+    (s, s)
+    for s in (
+        "CREATED", "QUEUED", "RUNNING", "PAUSED", "RESTARTED", "KILLING", "SUCCESS", "WARNING",
+        "FAILED", "KILLED", "CANCELLED", "RETRYING", "RETRIED", "SKIPPED",
+    )
+]
+
+
+class Flow(models.Model):
+    namespace = models.CharField(max_length=150)
+    flow_id = models.CharField(max_length=100)
+    revision = models.PositiveIntegerField(default=0, help_text="Number of the current revision")
+    disabled = models.BooleanField(default=False)
+    deleted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["namespace", "flow_id"], name="flow_unique_uid")]
+        ordering = ["namespace", "flow_id"]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}.{self.flow_id}"
+
+
+class FlowRevision(models.Model):
+    """The YAML text exactly as the user wrote it, never re-serialised."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    source = models.TextField()
+    checksum = models.CharField(max_length=64)
+    author = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["flow", "number"], name="revision_unique_number")]
+        ordering = ["flow", "number"]
+
+
+class Execution(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    revision = models.ForeignKey(FlowRevision, on_delete=models.PROTECT, related_name="executions")
+    revision_number = models.PositiveIntegerField(default=1)
+    namespace = models.CharField(max_length=150)
+    flow_id = models.CharField(max_length=100)
+    state = models.CharField(max_length=16, choices=STATE_CHOICES, default="CREATED")
+    state_history = models.JSONField(default=list)
+    inputs = models.JSONField(default=dict)
+    outputs = models.JSONField(default=dict)
+    labels = models.JSONField(default=dict)
+    trigger = models.JSONField(null=True, blank=True)
+    parent_execution = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="subflow_executions"
+    )
+    parent_taskrun_id = models.UUIDField(null=True, blank=True)
+    original_execution = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    start_date = models.DateTimeField()
+    end_date = models.DateTimeField(null=True, blank=True)
+    # Bumped by every executor pass: two processes advancing the same execution cannot both win.
+    version = models.PositiveIntegerField(default=0)
+    # Last log sequence number handed out for this execution.
+    log_seq = models.PositiveIntegerField(default=0)
+    # Earliest moment a timer of this execution is due (pause, retry delay); null if none.
+    wake_at = models.DateTimeField(null=True, blank=True)
+    # Engine-private state (for example the reason of a failure).
+    meta = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["namespace", "flow_id", "-created_at"], name="execution_flow_idx"),
+            models.Index(fields=["state"], name="execution_state_idx"),
+            models.Index(fields=["wake_at"], name="execution_wake_idx"),
+        ]
+        ordering = ["-created_at"]
+
+
+class TaskRun(models.Model):
+    id = models.UUIDField(primary_key=True, editable=False)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="task_runs")
+    task_id = models.CharField(max_length=100)
+    parent_id = models.UUIDField(null=True, blank=True)
+    value = models.TextField(null=True, blank=True)
+    iteration = models.IntegerField(null=True, blank=True)
+    # parent/task/iteration: unique in an execution, so a decision applied twice creates one row.
+    key = models.CharField(max_length=300)
+    seq = models.PositiveIntegerField(help_text="Creation order inside the execution")
+    state = models.CharField(max_length=16, choices=STATE_CHOICES, default="CREATED")
+    state_history = models.JSONField(default=list)
+    attempts = models.JSONField(default=list)
+    outputs = models.JSONField(default=dict)
+    meta = models.JSONField(default=dict)
+    wake_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=100, blank=True, default="")
+    lease_expires = models.DateTimeField(null=True, blank=True)
+    start_date = models.DateTimeField(null=True, blank=True)
+    end_date = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["execution", "key"], name="taskrun_unique_key")]
+        indexes = [
+            models.Index(fields=["state", "lease_expires"], name="taskrun_lease_idx"),
+        ]
+        ordering = ["execution", "seq"]
+
+
+class LogEntry(models.Model):
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="logs")
+    taskrun_id = models.UUIDField(null=True, blank=True)
+    task_id = models.CharField(max_length=100, blank=True, default="")
+    attempt = models.PositiveIntegerField(null=True, blank=True)
+    seq = models.PositiveIntegerField()
+    level = models.CharField(max_length=8)
+    timestamp = models.DateTimeField()
+    message = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["execution", "seq"], name="log_unique_seq")]
+        ordering = ["execution", "seq"]

@@ -1,0 +1,1 @@
+"""Choreo: a declarative data orchestrator."""

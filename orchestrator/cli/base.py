@@ -1,0 +1,149 @@
+"""What every Choreo command shares: stdout holds only the result, errors are one clear line.
+
+Exit codes: 0 success, 1 the execution ended badly (or validation failed), 2 a user
+error (unknown id, invalid flow, bad input), 3 a --timeout expired.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from flows.models import Execution
+from orchestrator.engine import events
+from orchestrator.engine.serialize import execution_json
+from orchestrator.engine.states import State
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT = 0, 1, 2, 3
+
+
+class Exit(Exception):
+    """Leave the command with ``code``, printing ``message`` to stderr if any."""
+
+    def __init__(self, code: int, message: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ChoreoCommand(BaseCommand):
+    requires_system_checks: list[str] = []
+    # Commands that only read files (validate, schema) set this to False.
+    needs_database = True
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        if self.needs_database and not _is_file_only(options):
+            from orchestrator.cli.schema import ensure_schema
+
+            ensure_schema()
+        return super().execute(*args, **options)
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        from orchestrator.engine.dsl import InputError
+        from orchestrator.engine.services import ServiceError
+
+        try:
+            super().run_from_argv(argv)
+        except Exit as exc:
+            if exc.message:
+                self.stderr.write(exc.message)
+            sys.exit(exc.code)
+        except InputError as exc:
+            for message in exc.messages:
+                self.stderr.write(f"error: {message}")
+            sys.exit(EXIT_USAGE)
+        except ServiceError as exc:
+            self.stderr.write(f"error: {exc}")
+            sys.exit(EXIT_USAGE)
+
+    def emit_json(self, data: Any) -> None:
+        self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+    def info(self, message: str) -> None:
+        self.stderr.write(message)
+
+
+def _is_file_only(options: dict[str, Any]) -> bool:
+    return options.get("action") in ("validate", "schema")
+
+
+def add_output_flags(parser: CommandParser, logs: bool = True) -> None:
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON document on stdout")
+    if logs:
+        parser.add_argument("--logs", action="store_true", help="include the execution's logs")
+
+
+def add_wait_flags(parser: CommandParser) -> None:
+    parser.add_argument("--timeout", type=float, default=None, help="stop waiting after SECONDS (exit 3)")
+
+
+def parse_inputs(pairs: list[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; the value is the text a user types (the flow's input types coerce it)."""
+    result: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise Exit(EXIT_USAGE, f"error: --input expects KEY=VALUE, got {pair!r}")
+        result[key.strip()] = value
+    return result
+
+
+def settled(exe: Execution) -> bool:
+    return State(exe.state).is_terminal or exe.state == State.PAUSED.value
+
+
+def wait_for(execution_id: str, done: Callable[[Execution], bool], timeout: float | None) -> Execution:
+    """Wait (woken by in-process events, checking the database at least twice a second)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    seen = events.generation()
+    while True:
+        exe = Execution.objects.get(id=execution_id)
+        if done(exe):
+            return exe
+        remaining = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+        if remaining <= 0:
+            raise Exit(EXIT_TIMEOUT, f"Timed out waiting for execution {execution_id} (state {exe.state}); "
+                                     "it goes on")
+        seen = events.wait_for_change(seen, remaining)
+
+
+def exit_code_for(exe: Execution) -> int:
+    return EXIT_OK if exe.state in ("SUCCESS", "WARNING", "PAUSED") else EXIT_FAILED
+
+
+def print_execution(cmd: ChoreoCommand, exe: Execution, *, as_json: bool, logs: bool) -> None:
+    data = execution_json(exe, logs=logs)
+    if as_json:
+        cmd.emit_json(data)
+        return
+    out = cmd.stdout
+    out.write(f"Execution {data['id']}  {data['namespace']}.{data['flowId']} rev {data['revision']}  {data['state']}")
+    for run in data["taskRuns"]:
+        value = f" [{run['value']}]" if run["value"] is not None else ""
+        attempts = len(run["attempts"])
+        tries = f" ({attempts} attempts)" if attempts > 1 else ""
+        out.write(f"  {run['state']:<9} {run['taskId']}{value}{tries}")
+    if data["outputs"]:
+        out.write("Outputs: " + json.dumps(data["outputs"], ensure_ascii=False, default=str))
+    for line in data.get("logs", []):
+        task = f" {line['taskId']}" if line["taskId"] else ""
+        out.write(f"{line['date']} {line['level']:<5}{task} {line['message']}")
+
+
+def run_engine_until(cmd: ChoreoCommand, execution_id: str, done: Callable[[Execution], bool],
+                     timeout: float | None) -> Execution:
+    """Run the engine in this process while waiting; Ctrl-C detaches and leaves it running."""
+    from orchestrator.engine import runtime
+
+    runtime.ensure_started()
+    try:
+        return wait_for(execution_id, done, timeout)
+    except KeyboardInterrupt:
+        raise Exit(EXIT_OK, f"Detached: execution {execution_id} goes on; any running Choreo engine "
+                            "(python manage.py serve) carries it on.") from None
+    finally:
+        runtime.shutdown(graceful=True)

@@ -1,0 +1,177 @@
+"""``executions resume|restart|replay|kill|wait|show|list|logs``."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from flows.models import Execution, LogEntry
+from orchestrator.cli.base import (
+    EXIT_USAGE,
+    ChoreoCommand,
+    Exit,
+    add_output_flags,
+    add_wait_flags,
+    exit_code_for,
+    parse_inputs,
+    print_execution,
+    run_engine_until,
+    settled,
+    wait_for,
+)
+from orchestrator.engine import events, services
+from orchestrator.engine.serialize import execution_json, log_json
+from orchestrator.engine.states import State
+
+
+def _terminal(exe: Execution) -> bool:
+    return State(exe.state).is_terminal
+
+
+class Command(ChoreoCommand):
+    help = "Inspect and control executions."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        resume = sub.add_parser("resume", help="resume a paused execution")
+        resume.add_argument("id")
+        resume.add_argument("--input", dest="inputs", action="append", default=[], metavar="KEY=VALUE")
+        for name, text in (("restart", "run a failed execution again from its failed tasks"),
+                           ("kill", "stop an execution"), ("wait", "wait until the execution ends"),
+                           ("show", "print an execution")):
+            p = sub.add_parser(name, help=text)
+            p.add_argument("id")
+            add_output_flags(p)
+            if name != "show":
+                add_wait_flags(p)
+        add_output_flags(resume)
+        add_wait_flags(resume)
+        replay = sub.add_parser("replay", help="a new execution from a chosen task")
+        replay.add_argument("id")
+        replay.add_argument("--from", dest="from_task", required=True, metavar="TASK_ID")
+        add_output_flags(replay)
+        add_wait_flags(replay)
+        listing = sub.add_parser("list", help="recent executions")
+        listing.add_argument("--flow", help="NAMESPACE.FLOW_ID")
+        listing.add_argument("--state", help="only this state")
+        listing.add_argument("--limit", type=int, default=50)
+        listing.add_argument("--json", action="store_true")
+        logs = sub.add_parser("logs", help="print the logs of an execution")
+        logs.add_argument("id")
+        logs.add_argument("--follow", action="store_true", help="keep printing until the execution ends")
+        logs.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        getattr(self, f"do_{options['action']}")(options)
+
+    def _finish(self, exe: Execution, options: dict[str, Any], done: Any = settled) -> None:
+        exe = run_engine_until(self, str(exe.id), done, options.get("timeout"))
+        print_execution(self, exe, as_json=options["json"], logs=options.get("logs", False))
+        code = exit_code_for(exe)
+        if code:
+            raise Exit(code)
+
+    def do_resume(self, options: dict[str, Any]) -> None:
+        exe, resumed = services.resume(options["id"], parse_inputs(options["inputs"]))
+        if not resumed:
+            self.info(f"Execution {exe.id} is {exe.state}, not paused: nothing to resume")
+            print_execution(self, exe, as_json=options["json"], logs=options["logs"])
+            return
+        self._finish(exe, options, _resumed_and_settled(str(exe.id)))
+
+    def do_restart(self, options: dict[str, Any]) -> None:
+        exe = services.restart(options["id"])
+        self.info(f"Execution {exe.id} restarted")
+        self._finish(exe, options, _restarted_and_settled)
+
+    def do_replay(self, options: dict[str, Any]) -> None:
+        exe = services.replay(options["id"], options["from_task"])
+        self.info(f"Execution {exe.id} created (replay of {options['id']} from {options['from_task']})")
+        self._finish(exe, options)
+
+    def do_kill(self, options: dict[str, Any]) -> None:
+        exe, killed = services.kill(options["id"])
+        if not killed:
+            self.info(f"Execution {exe.id} is {exe.state}: nothing to kill")
+            print_execution(self, exe, as_json=options["json"], logs=options["logs"])
+            return
+        self._finish(exe, options, _terminal)
+
+    def do_wait(self, options: dict[str, Any]) -> None:
+        exe = services.get_execution(options["id"])
+        self._finish(exe, options, _terminal)
+
+    def do_show(self, options: dict[str, Any]) -> None:
+        exe = services.get_execution(options["id"])
+        print_execution(self, exe, as_json=options["json"], logs=options["logs"])
+
+    def do_list(self, options: dict[str, Any]) -> None:
+        rows = Execution.objects.order_by("-created_at")
+        if options["flow"]:
+            namespace, _, flow_id = options["flow"].rpartition(".")
+            if not namespace:
+                raise Exit(EXIT_USAGE, "error: --flow expects NAMESPACE.FLOW_ID")
+            rows = rows.filter(namespace=namespace, flow_id=flow_id)
+        if options["state"]:
+            state = options["state"].upper()
+            if state not in State.__members__:
+                raise Exit(EXIT_USAGE, f"error: unknown state {options['state']!r}")
+            rows = rows.filter(state=state)
+        rows = rows[: max(1, options["limit"])]
+        if options["json"]:
+            self.emit_json([
+                {k: v for k, v in execution_json(e).items() if k != "taskRuns"} for e in rows
+            ])
+            return
+        for e in rows:
+            self.stdout.write(f"{e.id}  {e.namespace}.{e.flow_id}  {e.state:<9} {e.start_date.isoformat()}")
+
+    def do_logs(self, options: dict[str, Any]) -> None:
+        exe = services.get_execution(options["id"])
+        last = 0
+        documents: list[dict[str, Any]] = []
+        while True:
+            for entry in LogEntry.objects.filter(execution_id=exe.id, seq__gt=last).order_by("seq"):
+                last = entry.seq
+                if options["json"]:
+                    documents.append(log_json(entry))
+                else:
+                    task = f" {entry.task_id}" if entry.task_id else ""
+                    self.stdout.write(f"{log_json(entry)['date']} {entry.level:<5}{task} {entry.message}")
+            exe.refresh_from_db(fields=["state"])
+            if not options["follow"] or State(exe.state).is_terminal:
+                # One more read after the end: nothing logged before the end is missed.
+                if options["follow"] and LogEntry.objects.filter(execution_id=exe.id, seq__gt=last).exists():
+                    continue
+                break
+            try:
+                events.wait_for_change(events.generation(), 0.5)
+            except KeyboardInterrupt:
+                break
+        if options["json"]:
+            self.emit_json(documents)
+
+
+def _resumed_and_settled(execution_id: str) -> Any:
+    def done(exe: Execution) -> bool:
+        return State(exe.state).is_terminal or (
+            exe.state == State.PAUSED.value
+            and not _any_running(execution_id)
+        )
+    return done
+
+
+def _any_running(execution_id: str) -> bool:
+    from flows.models import TaskRun
+
+    return TaskRun.objects.filter(
+        execution_id=execution_id,
+        state__in=[State.CREATED.value, State.QUEUED.value, State.RUNNING.value, State.RETRYING.value],
+    ).exists()
+
+
+def _restarted_and_settled(exe: Execution) -> bool:
+    return exe.state not in (State.RESTARTED.value,) and settled(exe)
+
+
+__all__ = ["Command", "wait_for"]

@@ -1,0 +1,1 @@
+"""The engine: flow language, expressions, executor, workers and scheduler."""

@@ -1,0 +1,266 @@
+"""One executor pass: load a snapshot, ``decide``, apply the decisions in one transaction.
+
+Work for the queue, wake-ups of other executions and events leave only after commit.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from flows.models import Execution, TaskRun
+from orchestrator.engine.executor.context import outputs_map
+from orchestrator.engine.executor.decide import Decider
+from orchestrator.engine.executor.decisions import (
+    CreateTaskRun,
+    Decision,
+    LogLine,
+    StartSubflow,
+    UpdateExecution,
+    UpdateTaskRun,
+)
+from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
+from orchestrator.engine.logs import PendingLog, write_logs
+from orchestrator.engine.secrets import secret_values, unseal_inputs
+from orchestrator.engine.specs import InvalidStoredFlow, spec_for_revision
+from orchestrator.engine.states import State
+from orchestrator.engine.tasks.base import RetryPolicy, Task
+from orchestrator.engine.transitions import change_execution, change_taskrun
+
+log = logging.getLogger(__name__)
+_RUNNABLE_WAITING = (State.CREATED.value, State.QUEUED.value, State.RESTARTED.value)
+
+
+class Conflict(Exception):
+    """Another process changed the execution during this pass: start the pass again."""
+
+
+@dataclass
+class Job:
+    """A runnable task run handed to a worker, with everything it needs to run."""
+
+    execution_id: str
+    taskrun_id: str
+    task: Task
+    context: dict[str, Any]
+    flow_retry: RetryPolicy | None
+    secrets: list[str]
+    revision_id: int
+
+
+@dataclass
+class Effects:
+    execution_id: str = ""
+    jobs: list[Job] = field(default_factory=list)
+    wake: set[str] = field(default_factory=set)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    wake_at: datetime | None = None
+
+
+def taskrun_view(row: TaskRun) -> TaskRunView:
+    return TaskRunView(
+        id=str(row.id), task_id=row.task_id, parent_id=str(row.parent_id) if row.parent_id else None,
+        value=row.value, iteration=row.iteration, key=row.key, seq=row.seq, state=State(row.state),
+        attempts=row.attempts, outputs=row.outputs, meta=row.meta, wake_at=row.wake_at,
+        start_date=row.start_date, end_date=row.end_date,
+    )
+
+
+def execution_view(exe: Execution, rows: list[TaskRun]) -> ExecutionView:
+    return ExecutionView(
+        id=str(exe.id), namespace=exe.namespace, flow_id=exe.flow_id, revision=exe.revision_number,
+        state=State(exe.state), start_date=exe.start_date, inputs=unseal_inputs(exe.inputs),
+        labels=exe.labels, trigger=exe.trigger,
+        original_id=str(exe.original_execution_id) if exe.original_execution_id else None,
+        parent={"id": str(exe.parent_execution_id), "taskrunId": str(exe.parent_taskrun_id)}
+        if exe.parent_execution_id else None,
+        meta=exe.meta, taskruns=[taskrun_view(r) for r in rows],
+    )
+
+
+def advance(execution_id: str, *, requeue: bool = False, now: datetime | None = None) -> Effects:
+    """Run one executor pass over ``execution_id``; returns what to dispatch after commit."""
+    for _ in range(10):
+        try:
+            with transaction.atomic():
+                return _advance(execution_id, requeue, now or timezone.now())
+        except (Conflict, IntegrityError):
+            continue
+    log.warning("execution %s: gave up a pass after repeated conflicts; it will be retried", execution_id)
+    return Effects(execution_id=execution_id, wake={execution_id})
+
+
+def _advance(execution_id: str, requeue: bool, now: datetime) -> Effects:
+    effects = Effects(execution_id=execution_id)
+    exe = Execution.objects.select_for_update().filter(id=execution_id).first()
+    if exe is None or State(exe.state).is_terminal:
+        return effects
+    rows = list(TaskRun.objects.filter(execution_id=execution_id))
+    try:
+        spec = spec_for_revision(exe.revision_id)
+    except InvalidStoredFlow as exc:
+        write_logs(execution_id, [PendingLog(None, "", None, "ERROR", now, f"The flow cannot be loaded: {exc}")])
+        change_execution(exe, State.FAILED, now, meta={**exe.meta, "reason": str(exc)})
+        return effects
+    view = execution_view(exe, rows)
+    decider = Decider(spec, view, now)
+    decisions = decider.run()
+    _apply(exe, {str(r.id): r for r in rows}, decisions, decider, spec, now, effects)
+    final = decider.exe
+    enqueued = {job.taskrun_id for job in effects.jobs}
+    if requeue and not State(final.state).is_terminal and final.state != State.KILLING:
+        for run in final.taskruns:
+            if run.state.value in _RUNNABLE_WAITING and run.id not in enqueued and not _flowable(spec, run):
+                effects.jobs.append(_job(exe, spec, decider, run))
+    return effects
+
+
+def _flowable(spec: Any, run: TaskRunView) -> bool:
+    return bool(spec.task(run.task_id).is_flowable)
+
+
+def _job(exe: Execution, spec: Any, decider: Decider, run: TaskRunView) -> Job:
+    return Job(
+        execution_id=str(exe.id), taskrun_id=run.id, task=spec.task(run.task_id),
+        context=decider.context(run), flow_retry=spec.retry, secrets=secret_values(exe.inputs),
+        revision_id=exe.revision_id,
+    )
+
+
+def _apply(exe: Execution, rows: dict[str, TaskRun], decisions: list[Decision], decider: Decider,
+           spec: Any, now: datetime, effects: Effects) -> None:
+    created: dict[str, TaskRun] = {}
+    logs: list[PendingLog] = []
+    exe_states: list[State] = []
+    exe_fields: dict[str, Any] = {}
+    task_ids = {r.id: r.task_id for r in decider.exe.taskruns}
+    for decision in decisions:
+        if isinstance(decision, CreateTaskRun):
+            run = decision.run
+            created[run.id] = TaskRun(
+                id=run.id, execution_id=exe.id, task_id=run.task_id, parent_id=run.parent_id, value=run.value,
+                iteration=run.iteration, key=run.key, seq=run.seq, state=run.state.value,
+                state_history=_initial_history(run.state, now), outputs=run.outputs, meta=run.meta,
+                start_date=now, end_date=now if run.state.is_terminal else None,
+            )
+            effects.events.append((str(exe.id), {"type": "taskrun", "id": run.id, "taskId": run.task_id, "state": run.state.value}))
+        elif isinstance(decision, UpdateTaskRun):
+            _update_taskrun(decision, rows, created, now)
+            effects.events.append((str(exe.id), {"type": "taskrun", "id": decision.id, "state": decision.new.value}))
+        elif isinstance(decision, UpdateExecution):
+            exe_states.append(decision.new)
+            if decision.outputs is not None:
+                exe_fields["outputs"] = decision.outputs
+        elif isinstance(decision, StartSubflow):
+            _start_subflow(exe, decision, created, rows, logs, now, effects)
+        elif isinstance(decision, LogLine):
+            tid = decision.taskrun_id
+            logs.append(PendingLog(tid, task_ids.get(tid, "") if tid else "", None, decision.level, now,
+                                   decision.message))
+    if logs:
+        write_logs(str(exe.id), logs, secret_values(exe.inputs))
+        effects.events.append((str(exe.id), {"type": "logs", "count": len(logs)}))
+    if created:
+        TaskRun.objects.bulk_create(created.values())
+    for decision in decisions:
+        if isinstance(decision, (CreateTaskRun, UpdateTaskRun)) and _enqueue(decision):
+            run = next(r for r in decider.exe.taskruns if r.id == _decision_id(decision))
+            effects.jobs.append(_job(exe, spec, decider, run))
+    waits = [r.wake_at for r in decider.exe.taskruns if r.wake_at is not None and not r.state.is_terminal]
+    wake_at = min(waits) if waits else None
+    effects.wake_at = wake_at
+    final = exe_states[-1] if exe_states else State(exe.state)
+    through = tuple(exe_states[:-1])
+    if final == State.RUNNING and exe.start_date is None:
+        exe_fields["start_date"] = now
+    ok = change_execution(exe, final, now, through=through, bump_version=True, wake_at=wake_at, **exe_fields)
+    if not ok:
+        raise Conflict()
+    if exe_states:
+        effects.events.append((str(exe.id), {"type": "execution", "state": final.value}))
+    if final.is_terminal and exe.parent_taskrun_id:
+        _notify_parent(exe, decider.exe, final, now, effects)
+
+
+def _decision_id(decision: CreateTaskRun | UpdateTaskRun) -> str:
+    return decision.run.id if isinstance(decision, CreateTaskRun) else decision.id
+
+
+def _enqueue(decision: CreateTaskRun | UpdateTaskRun) -> bool:
+    return decision.enqueue
+
+
+def _initial_history(state: State, now: datetime) -> list[dict[str, str]]:
+    history = [{"state": State.CREATED.value, "date": now.isoformat()}]
+    if state != State.CREATED:
+        history.append({"state": state.value, "date": now.isoformat()})
+    return history
+
+
+def _update_taskrun(d: UpdateTaskRun, rows: dict[str, TaskRun], created: dict[str, TaskRun], now: datetime) -> None:
+    fields: dict[str, Any] = {}
+    if d.outputs is not None:
+        fields["outputs"] = d.outputs
+    if d.meta is not None:
+        fields["meta"] = d.meta
+    if d.clear_wake:
+        fields["wake_at"] = None
+    if d.wake_at is not None:
+        fields["wake_at"] = d.wake_at
+    pending = created.get(d.id)
+    if pending is not None:
+        # Created in this very pass: change the row before it is inserted.
+        if d.new.value != pending.state:
+            pending.state_history = [*pending.state_history, {"state": d.new.value, "date": now.isoformat()}]
+            pending.state = d.new.value
+            if d.new.is_terminal:
+                pending.end_date = now
+        for name, value in fields.items():
+            setattr(pending, name, value)
+        return
+    row = rows[d.id]
+    if not change_taskrun(row, d.new, now, expect=d.old, **fields):
+        raise Conflict()
+
+
+def _start_subflow(exe: Execution, d: StartSubflow, created: dict[str, TaskRun], rows: dict[str, TaskRun],
+                   logs: list[PendingLog], now: datetime, effects: Effects) -> None:
+    from orchestrator.engine.services import FlowNotFound, create_execution
+    from orchestrator.engine.dsl import InputError
+
+    depth = int(exe.meta.get("depth", 0)) + 1
+    try:
+        if depth > 20:
+            raise FlowNotFound(f"subflows nested deeper than 20 levels: is {d.namespace}.{d.flow_id} recursive?")
+        child = create_execution(
+            d.namespace, d.flow_id, d.inputs, revision=d.revision, labels=d.labels, execution_id=d.execution_id,
+            parent=exe, parent_taskrun_id=d.taskrun_id, trigger={"type": "subflow", "executionId": str(exe.id)},
+            meta={"depth": depth}, wake=False,
+        )
+    except (FlowNotFound, InputError) as exc:
+        reason = f"Cannot start subflow {d.namespace}.{d.flow_id}: {exc}"
+        logs.append(PendingLog(d.taskrun_id, "", None, "ERROR", now, reason))
+        failure = UpdateTaskRun(id=d.taskrun_id, old=State.RUNNING, new=State.FAILED, meta={"error": reason})
+        _update_taskrun(failure, rows, created, now)
+        effects.wake.add(str(exe.id))
+        return
+    effects.wake.add(str(child.id))
+
+
+def _notify_parent(exe: Execution, final_view: ExecutionView, final: State, now: datetime, effects: Effects) -> None:
+    """A subflow execution ended: hand its result to the parent's task run, wake the parent."""
+    row = TaskRun.objects.filter(id=exe.parent_taskrun_id).first()
+    if row is None or State(row.state).is_terminal:
+        return
+    by_id = {r.id: r for r in final_view.taskruns}
+    child = {
+        "state": final.value,
+        "outputs": exe.outputs,
+        "taskOutputs": outputs_map(final_view.taskruns, by_id),
+    }
+    change_taskrun(row, State(row.state), now, meta={**row.meta, "child": child})
+    effects.wake.add(str(row.execution_id))

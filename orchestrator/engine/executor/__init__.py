@@ -1,0 +1,23 @@
+"""The executor: a pure ``decide(spec, snapshot, now)`` and the types it speaks."""
+from orchestrator.engine.executor.decide import decide
+from orchestrator.engine.executor.decisions import (
+    CreateTaskRun,
+    Decision,
+    LogLine,
+    StartSubflow,
+    UpdateExecution,
+    UpdateTaskRun,
+)
+from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
+
+__all__ = [
+    "decide",
+    "Decision",
+    "CreateTaskRun",
+    "UpdateTaskRun",
+    "UpdateExecution",
+    "StartSubflow",
+    "LogLine",
+    "ExecutionView",
+    "TaskRunView",
+]

@@ -1,0 +1,110 @@
+"""The expression context of an execution (Kestra's variables), built from a snapshot."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
+
+
+def loop_path(run: TaskRunView, by_id: dict[str, TaskRunView]) -> list[str]:
+    """Loop values from the outermost loop down to ``run`` (empty outside loops)."""
+    path: list[str] = []
+    current: TaskRunView | None = run
+    while current is not None:
+        if current.iteration is not None and current.value is not None:
+            path.append(current.value)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    path.reverse()
+    return path
+
+
+def outputs_map(runs: Iterable[TaskRunView], by_id: dict[str, TaskRunView]) -> dict[str, Any]:
+    """``outputs.<task>`` as Kestra exposes it; inside loops keyed by each loop value."""
+    result: dict[str, Any] = {}
+    for run in runs:
+        if not run.outputs:
+            continue
+        path = loop_path(run, by_id)
+        if not path:
+            result[run.task_id] = run.outputs
+            continue
+        node = result.setdefault(run.task_id, {})
+        for value in path[:-1]:
+            node = node.setdefault(value, {})
+        node[path[-1]] = run.outputs
+    return result
+
+
+class ContextBuilder:
+    """Builds contexts for many task runs of one snapshot, sharing the costly parts."""
+
+    def __init__(self, execution: ExecutionView, flow_revision: int, variables: dict[str, Any]) -> None:
+        self.execution = execution
+        self.by_id = {r.id: r for r in execution.taskruns}
+        self._outputs: dict[str, Any] | None = None
+        self._base = {
+            "inputs": execution.inputs,
+            "vars": variables,
+            "execution": {
+                "id": execution.id,
+                "startDate": execution.start_date,
+                "originalId": execution.original_id or execution.id,
+                "state": execution.state.value,
+            },
+            "flow": {
+                "id": execution.flow_id,
+                "namespace": execution.namespace,
+                "revision": flow_revision,
+                "tenantId": None,
+            },
+            "labels": execution.labels,
+            "trigger": execution.trigger or {},
+        }
+
+    def invalidate(self) -> None:
+        self._outputs = None
+        self.by_id = {r.id: r for r in self.execution.taskruns}
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        if self._outputs is None:
+            self._outputs = outputs_map(self.execution.taskruns, self.by_id)
+        return self._outputs
+
+    def for_execution(self) -> dict[str, Any]:
+        return {**self._base, "outputs": self.outputs}
+
+    def for_taskrun(self, run: TaskRunView, task_type: str) -> dict[str, Any]:
+        context = self.for_execution()
+        context["task"] = {"id": run.task_id, "type": task_type}
+        context["taskrun"] = {
+            "id": run.id,
+            "value": run.value,
+            "attemptsCount": len(run.attempts),
+            "startDate": run.start_date,
+            "parentId": run.parent_id,
+        }
+        parents = []
+        current = self.by_id.get(run.parent_id) if run.parent_id else None
+        while current is not None:
+            parents.append({"taskrun": {"id": current.id, "value": current.value}, "outputs": current.outputs})
+            current = self.by_id.get(current.parent_id) if current.parent_id else None
+        if parents:
+            context["parent"] = parents[0]
+            context["parents"] = parents
+        context["_loop_path"] = loop_path(run, self.by_id)
+        return context
+
+
+def each_output_function(context: dict[str, Any]) -> Callable[[Any], Any]:
+    """``currentEachOutput(outputs.t)``: the output of ``t`` for the current loop values."""
+    path: list[str] = context.get("_loop_path", [])
+
+    def current_each_output(value: Any) -> Any:
+        for key in path:
+            if isinstance(value, dict) and key in value:
+                value = value[key]
+        return value
+
+    return current_each_output

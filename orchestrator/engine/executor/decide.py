@@ -1,0 +1,343 @@
+"""``decide(spec, snapshot, now)``: the executor's pure core.
+
+It walks the flow from the root block down through every running flowable task run,
+creates the task runs that may start now, ends the blocks whose children are over and
+ends the execution when the root block is over. It never touches the database, the
+clock or a random source: the caller applies the returned decisions in one transaction.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from orchestrator.engine.executor import flowables
+from orchestrator.engine.executor.context import ContextBuilder, each_output_function
+from orchestrator.engine.executor.decisions import (
+    CreateTaskRun,
+    Decision,
+    LogLine,
+    StartSubflow,
+    UpdateExecution,
+    UpdateTaskRun,
+)
+from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
+from orchestrator.engine.expressions import ExpressionError, is_truthy, render, render_typed, render_value
+from orchestrator.engine.states import State, worst
+from orchestrator.engine.tasks.base import Task
+
+_TASKRUN_NS = uuid.UUID("6f1c1c4e-7d1f-4b53-9a57-2f0d6c3e9b10")
+# A safety net against a resolver that keeps changing the snapshot: real flows settle
+# in a few rounds (one per level of nesting that starts in the same pass).
+_MAX_ROUNDS = 500
+_STOPPING = (State.FAILED, State.KILLED, State.CANCELLED)
+
+
+def taskrun_id(execution_id: str, key: str) -> str:
+    return str(uuid.uuid5(_TASKRUN_NS, f"{execution_id}/{key}"))
+
+
+def subflow_execution_id(taskrun_id_: str, attempt: int) -> str:
+    return str(uuid.uuid5(_TASKRUN_NS, f"subflow/{taskrun_id_}/{attempt}"))
+
+
+def decide(spec: Any, execution: ExecutionView, now: datetime) -> list[Decision]:
+    """Everything that should happen to ``execution`` now. Does not mutate its input."""
+    return Decider(spec, execution, now).run()
+
+
+class Decider:
+    def __init__(self, spec: Any, execution: ExecutionView, now: datetime) -> None:
+        self.spec = spec
+        # A private copy: resolution applies its own decisions as it goes.
+        self.exe = ExecutionView(
+            **{**execution.__dict__, "taskruns": [_copy(r) for r in execution.taskruns]}
+        )
+        self.now = now
+        self.decisions: list[Decision] = []
+        self.changed = False
+        self.contexts = ContextBuilder(self.exe, execution.revision, spec.variables or {})
+        self._index()
+
+    # --- snapshot bookkeeping -------------------------------------------------------
+    def _index(self) -> None:
+        self.by_key = {r.key: r for r in self.exe.taskruns}
+        self.by_id = {r.id: r for r in self.exe.taskruns}
+        self.contexts.invalidate()
+
+    def child(self, parent: TaskRunView | None, task_id: str, iteration: int | None = None) -> TaskRunView | None:
+        return self.by_key.get(_key(parent.id if parent else None, task_id, iteration))
+
+    def children(self, parent: TaskRunView | None) -> list[TaskRunView]:
+        pid = parent.id if parent else None
+        return [r for r in self.exe.taskruns if r.parent_id == pid]
+
+    def task(self, task_id: str) -> Task:
+        task: Task = self.spec.task(task_id)
+        return task
+
+    # --- the loop ---------------------------------------------------------------------
+    def run(self) -> list[Decision]:
+        state = self.exe.state
+        if state.is_terminal:
+            return []
+        if state in (State.CREATED, State.RESTARTED):
+            self.set_execution(State.RUNNING)
+        if self.exe.state == State.KILLING:
+            self._kill()
+            return self.decisions
+        root: State | None = None
+        for _ in range(_MAX_ROUNDS):
+            self.changed = False
+            self._fire_timers()
+            for run in list(self.exe.taskruns):
+                if run.state in (State.RUNNING, State.PAUSED) and self._is_flowable(run):
+                    self._resolve(run)
+            root = self.block(None, self.spec.tasks, self.spec.errors or [], self.spec.finally_ or [])
+            if not self.changed:
+                break
+        if root is not None:
+            self._end_execution(root)
+        else:
+            self._sync_paused()
+        return self.decisions
+
+    def _resolve(self, run: TaskRunView) -> None:
+        task = self.task(run.task_id)
+        flowables.resolve(self, run, task)
+
+    def _is_flowable(self, run: TaskRunView) -> bool:
+        return self.task(run.task_id).is_flowable
+
+    def _fire_timers(self) -> None:
+        for run in list(self.exe.taskruns):
+            if run.wake_at is None or run.wake_at > self.now:
+                continue
+            if run.state == State.RETRYING:
+                self.update(run, State.QUEUED, clear_wake=True, enqueue=True)
+
+    def _sync_paused(self) -> None:
+        paused = any(r.state == State.PAUSED for r in self.exe.taskruns)
+        if paused and self.exe.state == State.RUNNING:
+            self.set_execution(State.PAUSED)
+        elif not paused and self.exe.state == State.PAUSED:
+            self.set_execution(State.RUNNING)
+
+    def _kill(self) -> None:
+        """No new task starts; every task run that is not running work ends KILLED."""
+        pending = False
+        for run in sorted(self.exe.taskruns, key=lambda r: -r.seq):
+            if run.state.is_terminal:
+                continue
+            if run.state in (State.RUNNING, State.KILLING) and not self._is_flowable(run):
+                pending = True  # the worker stops it and reports KILLED
+                continue
+            if self._is_flowable(run) and any(not c.state.is_terminal for c in self.children(run)):
+                pending = True
+                continue
+            self.update(run, State.KILLED, clear_wake=True)
+        if not pending:
+            self.set_execution(State.KILLED)
+
+    def _end_execution(self, state: State) -> None:
+        outputs: dict[str, Any] = {}
+        if state in (State.SUCCESS, State.WARNING) and self.spec.outputs:
+            try:
+                outputs = self._flow_outputs()
+            except ExpressionError as exc:
+                self.log(None, "ERROR", f"Failed to render the flow outputs: {exc}")
+                state = State.FAILED
+        self.set_execution(state, outputs=outputs or None)
+
+    def _flow_outputs(self) -> dict[str, Any]:
+        context = self.contexts.for_execution()
+        result: dict[str, Any] = {}
+        for output in self.spec.outputs:
+            kind = str(getattr(output, "type", "STRING") or "STRING").upper()
+            raw = output.value
+            if kind == "STRING" or not isinstance(raw, str):
+                value = render_value(raw, context) if kind == "STRING" else render_value(raw, context)
+            else:
+                value = render_typed(raw, context)
+            result[output.id] = value
+        return result
+
+    # --- blocks: what flowable resolvers compose ------------------------------------
+    def sequence(
+        self, parent: TaskRunView | None, tasks: Sequence[Task], iteration: int | None = None,
+        value: str | None = None,
+    ) -> list[State] | None:
+        """Run ``tasks`` one after another. Their end states once over, else None."""
+        states: list[State] = []
+        for task in tasks:
+            if task.disabled:
+                continue
+            run = self.child(parent, task.id, iteration)
+            if run is None:
+                self.create(parent, task, iteration, value)
+                return None
+            if not run.state.is_terminal:
+                return None
+            state = effective_state(task, run.state)
+            states.append(state)
+            if state in _STOPPING:
+                return states
+        return states
+
+    def block(
+        self, parent: TaskRunView | None, tasks: Sequence[Task], errors: Sequence[Task],
+        finally_: Sequence[Task], main: list[State] | None = None,
+    ) -> State | None:
+        """A sequential block with ``errors`` and ``finally``: its end state once over."""
+        if main is None:
+            main = self.sequence(parent, tasks)
+            if main is None:
+                return None
+        return self.finish(parent, main, errors, finally_)
+
+    def finish(
+        self, parent: TaskRunView | None, main: list[State], errors: Sequence[Task], finally_: Sequence[Task]
+    ) -> State | None:
+        state = worst(main)
+        if state == State.FAILED and errors:
+            handled = self.sequence(parent, errors)
+            if handled is None:
+                return None
+        if finally_:
+            after = self.sequence(parent, finally_)
+            if after is None:
+                return None
+            state = worst([state, *after])
+        if State.CANCELLED in main and state == State.SUCCESS:
+            state = State.CANCELLED
+        return state
+
+    # --- task runs ------------------------------------------------------------------
+    def create(
+        self, parent: TaskRunView | None, task: Task, iteration: int | None = None, value: str | None = None,
+        extra_meta: dict[str, Any] | None = None,
+    ) -> TaskRunView:
+        key = _key(parent.id if parent else None, task.id, iteration)
+        if value is None and parent is not None:
+            value = parent.value
+        run = TaskRunView(
+            id=taskrun_id(self.exe.id, key),
+            task_id=task.id,
+            parent_id=parent.id if parent else None,
+            value=value,
+            iteration=iteration,
+            key=key,
+            seq=1 + max((r.seq for r in self.exe.taskruns), default=0),
+            state=State.CREATED,
+            start_date=self.now,
+            meta=dict(extra_meta or {}),
+        )
+        reason: str | None = None
+        if task.runIf is not True:
+            try:
+                runnable = is_truthy(render_typed(str(task.runIf), self.context(run)))
+            except ExpressionError as exc:
+                runnable, reason = False, f"runIf of task [{task.id}] could not be rendered: {exc}"
+            if reason is not None:
+                run.state = State.FAILED
+            elif not runnable:
+                run.state = State.SKIPPED
+        if run.state == State.CREATED and task.is_flowable:
+            run.state = State.RUNNING
+        if run.state.is_terminal:
+            run.end_date = self.now
+        self.exe.taskruns.append(run)
+        self._index()
+        enqueue = run.state == State.CREATED
+        self.decisions.append(CreateTaskRun(run=_copy(run), enqueue=enqueue, reason=reason))
+        if reason:
+            self.log(run.id, "ERROR", reason)
+        self.changed = True
+        return run
+
+    def update(
+        self, run: TaskRunView, new: State, *, outputs: dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None, wake_at: datetime | None = None, clear_wake: bool = False,
+        reason: str | None = None, enqueue: bool = False,
+    ) -> None:
+        old = run.state
+        run.state = new
+        if outputs is not None:
+            run.outputs = outputs
+        if meta is not None:
+            run.meta = meta
+        if clear_wake:
+            run.wake_at = None
+        if wake_at is not None:
+            run.wake_at = wake_at
+        if new.is_terminal:
+            run.end_date = self.now
+        self.contexts.invalidate()
+        self.decisions.append(
+            UpdateTaskRun(
+                id=run.id, old=old, new=new, outputs=outputs, meta=meta, wake_at=wake_at,
+                clear_wake=clear_wake, reason=reason, enqueue=enqueue,
+            )
+        )
+        if reason and new in (State.FAILED, State.KILLED, State.CANCELLED):
+            self.log(run.id, "ERROR", reason)
+        self.changed = True
+
+    def end(self, run: TaskRunView, state: State, *, outputs: dict[str, Any] | None = None,
+            reason: str | None = None) -> None:
+        self.update(run, state, outputs=outputs, reason=reason, clear_wake=True)
+
+    def start_subflow(self, run: TaskRunView, decision: StartSubflow) -> None:
+        self.decisions.append(decision)
+        self.changed = True
+
+    def set_execution(self, new: State, outputs: dict[str, Any] | None = None, reason: str | None = None) -> None:
+        old = self.exe.state
+        if old == new:
+            return
+        self.exe.state = new
+        self.decisions.append(UpdateExecution(old=old, new=new, outputs=outputs, reason=reason))
+
+    def log(self, taskrun_id_: str | None, level: str, message: str) -> None:
+        self.decisions.append(LogLine(taskrun_id=taskrun_id_, level=level, message=message))
+
+    # --- expressions ----------------------------------------------------------------
+    def context(self, run: TaskRunView) -> dict[str, Any]:
+        task = self.spec.task(run.task_id)
+        context = self.contexts.for_taskrun(run, task.type)
+        return context
+
+    def render(self, run: TaskRunView, template: str) -> str:
+        context = self.context(run)
+        return render(template, context, {"currentEachOutput": each_output_function(context)})
+
+    def render_typed(self, run: TaskRunView, template: Any) -> Any:
+        if not isinstance(template, str):
+            return render_value(template, self.context(run))
+        context = self.context(run)
+        return render_typed(template, context, {"currentEachOutput": each_output_function(context)})
+
+    def render_value(self, run: TaskRunView, value: Any) -> Any:
+        return render_value(value, self.context(run))
+
+
+def effective_state(task: Task, state: State) -> State:
+    """How a child's end state counts for its block (allowFailure, allowWarning, SKIPPED)."""
+    if state == State.FAILED and task.allowFailure:
+        return State.WARNING
+    if state == State.WARNING and task.allowWarning:
+        return State.SUCCESS
+    if state == State.SKIPPED:
+        return State.SUCCESS
+    return state
+
+
+def _key(parent_id: str | None, task_id: str, iteration: int | None) -> str:
+    return f"{parent_id or ''}/{task_id}/{'' if iteration is None else iteration}"
+
+
+def _copy(run: TaskRunView) -> TaskRunView:
+    return TaskRunView(
+        **{**run.__dict__, "attempts": list(run.attempts), "outputs": dict(run.outputs), "meta": dict(run.meta)}
+    )

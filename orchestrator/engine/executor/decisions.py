@@ -1,0 +1,59 @@
+"""Decisions the executor returns; the apply layer turns them into rows and jobs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from orchestrator.engine.executor.snapshot import TaskRunView
+from orchestrator.engine.states import State
+
+
+@dataclass
+class CreateTaskRun:
+    run: TaskRunView
+    enqueue: bool
+    reason: str | None = None
+
+
+@dataclass
+class UpdateTaskRun:
+    id: str
+    old: State
+    new: State
+    outputs: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None
+    # None keeps the timer as it is; use clear_wake to remove it.
+    wake_at: datetime | None = None
+    clear_wake: bool = False
+    reason: str | None = None
+    enqueue: bool = False
+
+
+@dataclass
+class UpdateExecution:
+    old: State
+    new: State
+    outputs: dict[str, Any] | None = None
+    reason: str | None = None
+
+
+@dataclass
+class StartSubflow:
+    taskrun_id: str
+    execution_id: str
+    namespace: str
+    flow_id: str
+    revision: int | None
+    inputs: dict[str, Any]
+    labels: dict[str, str]
+
+
+@dataclass
+class LogLine:
+    taskrun_id: str | None
+    level: str
+    message: str
+
+
+Decision = CreateTaskRun | UpdateTaskRun | UpdateExecution | StartSubflow | LogLine

@@ -1,0 +1,317 @@
+"""How each flowable task type advances its children (Kestra's semantics).
+
+Each resolver looks at one RUNNING (or PAUSED) flowable task run and either creates
+the children that may start now, or ends the task run once its children are over.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.engine.executor.decisions import StartSubflow
+from orchestrator.engine.executor.snapshot import TaskRunView
+from orchestrator.engine.expressions import ExpressionError, is_truthy
+from orchestrator.engine.states import State, worst
+from orchestrator.engine.tasks.base import Task
+
+if TYPE_CHECKING:
+    from orchestrator.engine.executor.decide import Decider
+
+_STOPPING = (State.FAILED, State.KILLED, State.CANCELLED)
+
+
+def resolve(d: Decider, run: TaskRunView, task: Task) -> None:
+    resolver = _RESOLVERS.get(type(task).__name__)
+    if resolver is None:
+        d.end(run, State.FAILED, reason=f"Task [{task.id}] of type {task.type} cannot be executed")
+        return
+    try:
+        resolver(d, run, task)
+    except ExpressionError as exc:
+        d.end(run, State.FAILED, reason=str(exc))
+
+
+def _lists(task: Any) -> tuple[list[Task], list[Task]]:
+    return list(getattr(task, "errors", None) or []), list(getattr(task, "finally_", None) or [])
+
+
+def _end_block(d: Decider, run: TaskRunView, task: Any, main: list[State] | None, **kw: Any) -> None:
+    if main is None:
+        return
+    errors, finally_ = _lists(task)
+    state = d.finish(run, main, errors, finally_)
+    if state is not None:
+        d.end(run, state, **kw)
+
+
+def sequential(d: Decider, run: TaskRunView, task: Any) -> None:
+    _end_block(d, run, task, d.sequence(run, task.tasks))
+
+
+def allow_failure(d: Decider, run: TaskRunView, task: Any) -> None:
+    main = d.sequence(run, task.tasks)
+    if main is None:
+        return
+    errors, finally_ = _lists(task)
+    state = d.finish(run, main, errors, finally_)
+    if state is None:
+        return
+    d.end(run, State.WARNING if state == State.FAILED else state)
+
+
+def parallel(d: Decider, run: TaskRunView, task: Any, limit: int | None = None) -> None:
+    limit = task.concurrent if limit is None else limit
+    _end_block(d, run, task, _parallel(d, run, [t for t in task.tasks if not t.disabled], limit))
+
+
+def _parallel(d: Decider, parent: TaskRunView, tasks: Sequence[Task], limit: int,
+              ready: Callable[[Task], bool] | None = None) -> list[State] | None:
+    """Start children up to ``limit`` at once (0: all); none once one has failed."""
+    from orchestrator.engine.executor.decide import effective_state
+
+    runs = [(t, d.child(parent, t.id)) for t in tasks]
+    active = sum(1 for _, r in runs if r is not None and not r.state.is_terminal)
+    failed = any(r is not None and r.state.is_terminal and effective_state(t, r.state) in _STOPPING for t, r in runs)
+    waiting = False
+    for t, r in runs:
+        if r is not None:
+            continue
+        if failed:
+            break
+        if (limit and active >= limit) or (ready is not None and not ready(t)):
+            waiting = True
+            continue
+        d.create(parent, t)
+        active += 1
+    if active or (waiting and not failed):
+        return None
+    return [effective_state(t, r.state) for t, r in runs if r is not None]
+
+
+def if_(d: Decider, run: TaskRunView, task: Any) -> None:
+    branch = run.meta.get("branch")
+    if branch is None:
+        condition = task.condition
+        value = d.render_typed(run, condition) if isinstance(condition, str) else condition
+        branch = "then" if is_truthy(value) else "else"
+        d.update(run, run.state, meta={**run.meta, "branch": branch})
+    tasks = task.then if branch == "then" else (task.else_ or [])
+    _end_block(d, run, task, d.sequence(run, tasks))
+
+
+def switch(d: Decider, run: TaskRunView, task: Any) -> None:
+    case = run.meta.get("case")
+    if case is None:
+        value = d.render(run, task.value)
+        cases = task.cases or {}
+        if value in cases:
+            case = value
+        elif task.defaults:
+            case = "__defaults__"
+        else:
+            d.end(run, State.FAILED, outputs={"value": value, "defaults": False},
+                  reason=f"Switch task [{task.id}]: no case matches value '{value}' and there are no defaults")
+            return
+        outputs = {"value": value, "defaults": case == "__defaults__"}
+        d.update(run, run.state, meta={**run.meta, "case": case}, outputs=outputs)
+    tasks = task.defaults if case == "__defaults__" else task.cases[case]
+    _end_block(d, run, task, d.sequence(run, tasks or []))
+
+
+def foreach(d: Decider, run: TaskRunView, task: Any, limit: int | None = None) -> None:
+    values = run.meta.get("values")
+    if values is None:
+        try:
+            values = _loop_values(d.render_typed(run, task.values))
+        except ValueError as exc:
+            d.end(run, State.FAILED, reason=f"ForEach task [{task.id}]: {exc}")
+            return
+        d.update(run, run.state, meta={**run.meta, "values": values})
+    if limit is None:
+        limit = getattr(task, "concurrencyLimit", 1)
+    _end_block(d, run, task, _iterations(d, run, task.tasks, values, limit))
+
+
+def each_parallel(d: Decider, run: TaskRunView, task: Any) -> None:
+    foreach(d, run, task, limit=task.concurrent)
+
+
+def _loop_values(raw: Any) -> list[str]:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip() else []
+        except json.JSONDecodeError:
+            raise ValueError(f"values must be a list or a JSON array, got {raw[:200]!r}") from None
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise ValueError(f"values must be a list or a JSON array, got {type(raw).__name__}")
+    nulls = [i for i, v in enumerate(raw) if v is None]
+    if nulls:
+        raise ValueError(
+            f"Found null values at position(s) {', '.join(map(str, nulls))}: null values are not allowed in a loop"
+        )
+    return [v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), ensure_ascii=False) for v in raw]
+
+
+def _iterations(d: Decider, run: TaskRunView, tasks: Sequence[Task], values: list[str], limit: int
+                ) -> list[State] | None:
+    """Each value runs ``tasks`` in sequence; up to ``limit`` values at once (0: all)."""
+    states: list[State] = []
+    active = 0
+    failed = False
+    pending = False
+    for i, value in enumerate(values):
+        started = any(d.child(run, t.id, i) is not None for t in tasks)
+        if not started and (failed or (limit and active >= limit)):
+            pending = True
+            continue
+        result = d.sequence(run, tasks, iteration=i, value=value)
+        if result is None:
+            active += 1
+            continue
+        states.extend(result)
+        if any(s in _STOPPING for s in result):
+            failed = True
+    if active or (pending and not failed):
+        return None
+    return states
+
+
+def dag(d: Decider, run: TaskRunView, task: Any) -> None:
+    from orchestrator.engine.executor.decide import effective_state
+
+    nodes = [n for n in task.tasks if not n.task.disabled]
+    deps = {n.task.id: list(n.dependsOn or []) for n in nodes}
+    by_id = {n.task.id: n.task for n in nodes}
+
+    def ready(t: Task) -> bool:
+        for dep in deps[t.id]:
+            dep_run = d.child(run, dep)
+            if dep_run is None or not dep_run.state.is_terminal:
+                return False
+            if dep in by_id and effective_state(by_id[dep], dep_run.state) in _STOPPING:
+                return False
+        return True
+
+    _end_block(d, run, task, _parallel(d, run, [n.task for n in nodes], task.concurrent, ready))
+
+
+def pause(d: Decider, run: TaskRunView, task: Any) -> None:
+    meta = run.meta
+    if run.state == State.RUNNING and not meta.get("paused_at") and not meta.get("resumed"):
+        timer, action = _pause_timer(task)
+        new_meta = {**meta, "paused_at": d.now.isoformat(), "timer_action": action}
+        d.update(run, State.PAUSED, meta=new_meta, wake_at=d.now + timer if timer is not None else None)
+        return
+    if run.state == State.PAUSED:
+        if run.wake_at is None or run.wake_at > d.now:
+            return
+        action = meta.get("timer_action", "resume")
+        if action == "fail":
+            d.end(run, State.FAILED, reason=f"Pause task [{task.id}] timed out: it was not resumed in time")
+        elif action == "cancel":
+            d.end(run, State.CANCELLED, reason=f"Pause task [{task.id}] ended by its pauseDuration: cancelled")
+        else:
+            defaults = _resume_defaults(task)
+            d.update(run, State.RUNNING, clear_wake=True, outputs={**run.outputs, "onResume": defaults},
+                     meta={**meta, "resumed": True, "warn": action == "warn"})
+        return
+    main = d.sequence(run, task.tasks or [])
+    if main is None:
+        return
+    errors, finally_ = _lists(task)
+    state = d.finish(run, main, errors, finally_)
+    if state is not None:
+        if meta.get("warn") and state == State.SUCCESS:
+            state = State.WARNING
+        d.end(run, state)
+
+
+def _pause_timer(task: Any) -> tuple[timedelta | None, str]:
+    if task.delay is not None:
+        return task.delay, "resume"
+    if getattr(task, "pauseDuration", None) is not None:
+        behavior = str(getattr(task, "behavior", "RESUME") or "RESUME").lower()
+        return task.pauseDuration, behavior
+    if task.timeout is not None:
+        # Kestra before 1.x (and the shared corpus): a pause not resumed in time fails.
+        return task.timeout, "fail"
+    return None, "resume"
+
+
+def _resume_defaults(task: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for definition in getattr(task, "onResume", None) or []:
+        if getattr(definition, "defaults", None) is not None:
+            result[definition.id] = definition.defaults
+    return result
+
+
+def subflow(d: Decider, run: TaskRunView, task: Any) -> None:
+    from orchestrator.engine.executor.decide import subflow_execution_id
+
+    meta = run.meta
+    if not meta.get("child_id"):
+        child_id = subflow_execution_id(run.id, len(run.attempts) + int(meta.get("restarts", 0)))
+        inputs = d.render_value(run, dict(task.inputs or {}))
+        labels: dict[str, str] = dict(d.exe.labels) if task.inheritLabels else {}
+        labels.update({k: str(v) for k, v in _labels(d.render_value(run, task.labels)).items()})
+        d.start_subflow(run, StartSubflow(
+            taskrun_id=run.id, execution_id=child_id, namespace=d.render(run, task.namespace),
+            flow_id=d.render(run, task.flowId), revision=task.revision, inputs=inputs, labels=labels,
+        ))
+        d.update(run, run.state, meta={**meta, "child_id": child_id}, outputs={"executionId": child_id})
+        return
+    if not task.wait:
+        d.end(run, State.SUCCESS, outputs={"executionId": meta["child_id"]})
+        return
+    child = meta.get("child")
+    if child is None:
+        return
+    state = State(child["state"])
+    outputs: dict[str, Any] = {"executionId": meta["child_id"], "state": state.value}
+    extracted = dict(child.get("outputs") or {})
+    if task.outputs:
+        context = {**d.context(run), "outputs": child.get("taskOutputs") or {}}
+        from orchestrator.engine.expressions import render_value
+
+        try:
+            extracted.update(render_value(dict(task.outputs), context))
+        except ExpressionError as exc:
+            d.end(run, State.FAILED, outputs=outputs, reason=f"Subflow outputs could not be rendered: {exc}")
+            return
+    outputs["outputs"] = extracted
+    if state in (State.FAILED, State.KILLED, State.CANCELLED, State.WARNING) and task.transmitFailed:
+        reason = None if state == State.WARNING else (
+            f"Subflow execution {meta['child_id']} ended {state.value}")
+        d.end(run, State.FAILED if state == State.CANCELLED else state, outputs=outputs, reason=reason)
+    else:
+        d.end(run, State.SUCCESS, outputs=outputs)
+
+
+def _labels(raw: Any) -> dict[str, Any]:
+    if not raw:
+        return {}
+    if isinstance(raw, dict):
+        return raw
+    return {item["key"]: item["value"] for item in raw}
+
+
+_RESOLVERS: dict[str, Callable[..., None]] = {
+    "Sequential": sequential,
+    "AllowFailure": allow_failure,
+    "Parallel": parallel,
+    "If": if_,
+    "Switch": switch,
+    "ForEach": foreach,
+    "EachSequential": lambda d, run, task: foreach(d, run, task, limit=1),
+    "EachParallel": each_parallel,
+    "Dag": dag,
+    "Pause": pause,
+    "Subflow": subflow,
+}
+
+__all__ = ["resolve", "worst"]

@@ -1,0 +1,1 @@
+"""Queue backends: how runnable task runs reach workers (one interface, one contract test)."""

@@ -1,0 +1,88 @@
+"""The public JSON shape of an execution (the CLI's --json, later the API)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flows.models import Execution, LogEntry, TaskRun
+from orchestrator.engine.secrets import mask_inputs, mask_text, secret_values
+
+
+def iso(value: datetime | str | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    text = value.isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def _history(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"state": e["state"], "date": iso(e["date"])} for e in entries]
+
+
+def taskrun_json(row: TaskRun) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "taskId": row.task_id,
+        "parentTaskRunId": str(row.parent_id) if row.parent_id else None,
+        "value": row.value,
+        "state": row.state,
+        "stateHistory": _history(row.state_history),
+        "attempts": [
+            {"state": a["state"], "startDate": iso(a.get("startDate")), "endDate": iso(a.get("endDate"))}
+            for a in row.attempts
+        ],
+        "outputs": row.outputs,
+        "startDate": iso(row.start_date),
+        "endDate": iso(row.end_date),
+    }
+
+
+def log_json(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "taskRunId": str(entry.taskrun_id) if entry.taskrun_id else None,
+        "taskId": entry.task_id or None,
+        "attempt": entry.attempt,
+        "level": entry.level,
+        "date": iso(entry.timestamp),
+        "message": entry.message,
+    }
+
+
+def execution_json(exe: Execution, *, logs: bool = False) -> dict[str, Any]:
+    runs = TaskRun.objects.filter(execution_id=exe.id).order_by("seq")
+    secrets = secret_values(exe.inputs)
+    data: dict[str, Any] = {
+        "id": str(exe.id),
+        "namespace": exe.namespace,
+        "flowId": exe.flow_id,
+        "revision": exe.revision_number,
+        "state": exe.state,
+        "stateHistory": _history(exe.state_history),
+        "startDate": iso(exe.start_date),
+        "endDate": iso(exe.end_date),
+        "inputs": mask_inputs(exe.inputs),
+        "outputs": _mask(exe.outputs, secrets),
+        "labels": exe.labels,
+        "trigger": exe.trigger,
+        "parentId": str(exe.parent_execution_id) if exe.parent_execution_id else None,
+        "originalId": str(exe.original_execution_id) if exe.original_execution_id else None,
+        "taskRuns": [_mask(taskrun_json(r), secrets) for r in runs],
+    }
+    if logs:
+        data["logs"] = [log_json(e) for e in LogEntry.objects.filter(execution_id=exe.id).order_by("seq")]
+    return data
+
+
+def _mask(value: Any, secrets: list[str]) -> Any:
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return mask_text(value, secrets)
+    if isinstance(value, list):
+        return [_mask(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask(v, secrets) for k, v in value.items()}
+    return value

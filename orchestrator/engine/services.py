@@ -1,0 +1,293 @@
+"""What users do to flows and executions. The CLI and the API call these, nothing lower.
+
+Each function validates, changes rows through the state door inside one transaction,
+and wakes the engine after commit.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from flows.models import Execution, Flow, FlowRevision, TaskRun
+from orchestrator.engine import runtime
+from orchestrator.engine.dsl import FlowIssue, parse_flow, resolve_inputs
+from orchestrator.engine.executor.decide import taskrun_id
+from orchestrator.engine.secrets import seal_inputs
+from orchestrator.engine.specs import spec_for_revision
+from orchestrator.engine.states import State
+from orchestrator.engine.transitions import change_execution, change_taskrun
+
+
+class ServiceError(Exception):
+    """A user error: the message says what is wrong and what to do."""
+
+
+class FlowNotFound(ServiceError):
+    pass
+
+
+class ExecutionNotFound(ServiceError):
+    pass
+
+
+class InvalidFlow(ServiceError):
+    def __init__(self, issues: list[FlowIssue]) -> None:
+        super().__init__("; ".join(i.format() for i in issues))
+        self.issues = issues
+
+
+class NotAllowed(ServiceError):
+    pass
+
+
+@dataclass
+class Deployed:
+    flow: Flow
+    revision: FlowRevision
+    created: bool
+    warnings: list[FlowIssue] = field(default_factory=list)
+
+
+def deploy(text: str, source: str = "<flow>", author: str = "") -> Deployed:
+    """Store ``text`` as the flow's new revision, unless it is the current text already."""
+    result = parse_flow(text, source)
+    if result.flow is None:
+        raise InvalidFlow(result.errors)
+    spec = result.flow
+    checksum = hashlib.sha256(text.encode()).hexdigest()
+    with transaction.atomic():
+        flow, _ = Flow.objects.select_for_update().get_or_create(namespace=spec.namespace, flow_id=spec.id)
+        current = flow.revisions.filter(number=flow.revision).first()
+        if current is not None and current.checksum == checksum and not flow.deleted:
+            return Deployed(flow, current, False, result.warnings)
+        number = flow.revision + 1
+        revision = FlowRevision.objects.create(flow=flow, number=number, source=text, checksum=checksum, author=author)
+        flow.revision = number
+        flow.deleted = False
+        flow.disabled = bool(spec.disabled)
+        flow.save(update_fields=["revision", "deleted", "disabled", "updated_at"])
+    return Deployed(flow, revision, True, result.warnings)
+
+
+def get_execution(execution_id: str) -> Execution:
+    try:
+        uuid.UUID(str(execution_id))
+    except ValueError:
+        raise ExecutionNotFound(f"No execution with id {execution_id!r}: ids look like 1b4e28ba-2fa1-11d2-883f-...") from None
+    exe = Execution.objects.filter(id=execution_id).first()
+    if exe is None:
+        raise ExecutionNotFound(f"No execution with id {execution_id}")
+    return exe
+
+
+def create_execution(
+    namespace: str, flow_id: str, inputs: Mapping[str, Any], *, revision: int | None = None,
+    labels: Mapping[str, str] | None = None, execution_id: str | None = None, parent: Execution | None = None,
+    parent_taskrun_id: str | None = None, trigger: dict[str, Any] | None = None,
+    original: Execution | None = None, meta: dict[str, Any] | None = None, wake: bool = True,
+) -> Execution:
+    """Start an execution of the flow's current (or given) revision. Raises InputError on bad inputs."""
+    flow = Flow.objects.filter(namespace=namespace, flow_id=flow_id, deleted=False).first()
+    if flow is None:
+        raise FlowNotFound(f"No flow {namespace}.{flow_id}: deploy it first (flows deploy FILE)")
+    if flow.disabled:
+        raise NotAllowed(f"Flow {namespace}.{flow_id} is disabled")
+    number = revision or flow.revision
+    rev = FlowRevision.objects.filter(flow=flow, number=number).first()
+    if rev is None:
+        raise FlowNotFound(f"Flow {namespace}.{flow_id} has no revision {number}")
+    spec = spec_for_revision(rev.id, rev.source)
+    values = resolve_inputs(spec.inputs or [], dict(inputs))
+    secret_ids = [i.id for i in spec.inputs or [] if str(i.type).upper().endswith("SECRET")]
+    now = timezone.now()
+    exe = Execution.objects.create(
+        id=execution_id or uuid.uuid4(),
+        revision=rev,
+        revision_number=rev.number,
+        namespace=namespace,
+        flow_id=flow_id,
+        state=State.CREATED.value,
+        state_history=[{"state": State.CREATED.value, "date": now.isoformat()}],
+        inputs=seal_inputs(values, secret_ids),
+        labels={**(spec.labels or {}), **dict(labels or {})},
+        trigger=trigger,
+        parent_execution=parent,
+        parent_taskrun_id=parent_taskrun_id,
+        original_execution=original,
+        start_date=now,
+        meta=meta or {},
+    )
+    if wake:
+        transaction.on_commit(lambda: runtime.wake(str(exe.id)))
+    return exe
+
+
+def resume(execution_id: str, inputs: Mapping[str, Any]) -> tuple[Execution, bool]:
+    """Resume the paused task runs with ``inputs`` (validated against ``onResume``).
+
+    Returns (execution, resumed); resumed is False when there was nothing paused
+    (resuming twice is a no-op, not an error).
+    """
+    with transaction.atomic():
+        exe = Execution.objects.select_for_update().filter(id=get_execution(execution_id).id).get()
+        paused = list(TaskRun.objects.filter(execution_id=exe.id, state=State.PAUSED.value).order_by("seq"))
+        if not paused:
+            return exe, False
+        spec = spec_for_revision(exe.revision_id)
+        now = timezone.now()
+        resumed = False
+        for row in paused:
+            task = spec.task(row.task_id)
+            definitions = getattr(task, "onResume", None) or []
+            values = resolve_inputs(definitions, dict(inputs), for_resume=True)
+            meta = {**row.meta, "resumed": True, "resumed_at": now.isoformat()}
+            outputs = {**row.outputs, "onResume": values}
+            resumed |= change_taskrun(row, State.RUNNING, now, expect=State.PAUSED, meta=meta, outputs=outputs,
+                                      wake_at=None)
+    if resumed:
+        runtime.wake(str(exe.id))
+    return exe, resumed
+
+
+def kill(execution_id: str) -> tuple[Execution, bool]:
+    """Ask an execution (and its subflow executions) to stop. False if already over."""
+    with transaction.atomic():
+        exe = get_execution(execution_id)
+        killed = _kill(exe, timezone.now())
+    if killed:
+        runtime.kill_signal(str(exe.id))
+    return exe, killed
+
+
+def _kill(exe: Execution, now: Any) -> bool:
+    state = State(exe.state)
+    if state.is_terminal or state == State.KILLING:
+        return False
+    if not change_execution(exe, State.KILLING, now, expect=state):
+        exe.refresh_from_db()
+        return _kill(exe, now)
+    for child in Execution.objects.filter(parent_execution=exe):
+        _kill(child, now)
+    transaction.on_commit(lambda: runtime.wake(str(exe.id)))
+    return True
+
+
+def restart(execution_id: str) -> Execution:
+    """Run a FAILED or KILLED execution again from its failed task runs (same execution)."""
+    with transaction.atomic():
+        exe = Execution.objects.select_for_update().filter(id=get_execution(execution_id).id).get()
+        state = State(exe.state)
+        if state not in (State.FAILED, State.KILLED):
+            raise NotAllowed(f"Execution {exe.id} is {state.value}: only FAILED or KILLED executions restart")
+        spec = spec_for_revision(exe.revision_id)
+        now = timezone.now()
+        rows = list(TaskRun.objects.filter(execution_id=exe.id).order_by("seq"))
+        _drop_error_branches(spec, rows)
+        for row in rows:
+            if row.state not in (State.FAILED.value, State.KILLED.value) or row.id is None:
+                continue
+            task = spec.task(row.task_id)
+            if task.is_flowable:
+                meta = _restart_meta(row, rows)
+                change_taskrun(row, State.RESTARTED, now, meta=meta, wake_at=None)
+                change_taskrun(row, State.RUNNING, now, end_date=None)
+            else:
+                change_taskrun(row, State.RESTARTED, now, lease_owner="", lease_expires=None, end_date=None)
+        change_execution(exe, State.RESTARTED, now, meta={**exe.meta, "restarts": exe.meta.get("restarts", 0) + 1})
+    runtime.wake(str(exe.id), requeue=True)
+    return exe
+
+
+def _drop_error_branches(spec: Any, rows: list[TaskRun]) -> None:
+    """Task runs of ``errors`` branches are dropped: they run again if the restart fails again."""
+    error_ids = {t.id for t in _error_tasks(spec)}
+    doomed = {r.id for r in rows if r.task_id in error_ids}
+    changed = True
+    while changed:
+        changed = False
+        for r in rows:
+            if r.id not in doomed and r.parent_id in doomed:
+                doomed.add(r.id)
+                changed = True
+    if doomed:
+        TaskRun.objects.filter(id__in=doomed).delete()
+        for r in rows:
+            if r.id in doomed:
+                r.id = None  # type: ignore[assignment]
+
+
+def _error_tasks(spec: Any) -> list[Any]:
+    found: list[Any] = []
+    for top in spec.errors or []:
+        found.extend(top.walk())
+    for task in spec.walk_tasks():
+        for name, children in task.child_lists().items():
+            if name == "errors":
+                for child in children:
+                    found.extend(child.walk())
+    return found
+
+
+def _restart_meta(row: TaskRun, rows: list[TaskRun]) -> dict[str, Any]:
+    failed_children = any(
+        r.parent_id == row.id and r.state in (State.FAILED.value, State.KILLED.value) for r in rows if r.id
+    )
+    if failed_children:
+        return {k: v for k, v in row.meta.items() if k not in ("child", "error")}
+    # The flowable failed by itself (no case matched, a subflow failed...): decide again.
+    restarts = int(row.meta.get("restarts", 0)) + 1
+    return {"restarts": restarts}
+
+
+def replay(execution_id: str, from_task: str) -> Execution:
+    """A new execution that reuses the task runs before ``from_task`` and runs from there."""
+    with transaction.atomic():
+        original = get_execution(execution_id)
+        rows = list(TaskRun.objects.filter(execution_id=original.id).order_by("seq"))
+        target = next((r for r in rows if r.task_id == from_task), None)
+        if target is None:
+            raise NotAllowed(f"Execution {original.id} has no task run of task {from_task!r} to replay from")
+        by_id = {r.id: r for r in rows}
+        ancestors: set[Any] = set()
+        parent = by_id.get(target.parent_id) if target.parent_id else None
+        while parent is not None:
+            ancestors.add(parent.id)
+            parent = by_id.get(parent.parent_id) if parent.parent_id else None
+        now = timezone.now()
+        exe = Execution.objects.create(
+            id=uuid.uuid4(), revision_id=original.revision_id, revision_number=original.revision_number,
+            namespace=original.namespace, flow_id=original.flow_id, state=State.CREATED.value,
+            state_history=[{"state": State.CREATED.value, "date": now.isoformat()}], inputs=original.inputs,
+            labels=original.labels, trigger={"type": "replay", "executionId": str(original.id), "fromTask": from_task},
+            original_execution=original, start_date=now,
+        )
+        new_ids: dict[Any, str] = {}
+        copies = []
+        for r in rows:
+            keep = r.id in ancestors or (r.seq < target.seq and r.parent_id in new_ids.keys() | {None}
+                                         and State(r.state).is_terminal)
+            if not keep or r.id == target.id:
+                continue
+            parent_id = new_ids.get(r.parent_id) if r.parent_id else None
+            key = f"{parent_id or ''}/{r.task_id}/{'' if r.iteration is None else r.iteration}"
+            new_ids[r.id] = taskrun_id(str(exe.id), key)
+            running = r.id in ancestors
+            copies.append(TaskRun(
+                id=new_ids[r.id], execution=exe, task_id=r.task_id, parent_id=parent_id, value=r.value,
+                iteration=r.iteration, key=key, seq=r.seq, state=State.RUNNING.value if running else r.state,
+                state_history=r.state_history if not running else [
+                    {"state": State.CREATED.value, "date": now.isoformat()},
+                    {"state": State.RUNNING.value, "date": now.isoformat()}],
+                attempts=r.attempts, outputs=r.outputs if not running else {},
+                meta={k: v for k, v in r.meta.items() if k in ("values", "case", "branch")} if running else r.meta,
+                start_date=r.start_date, end_date=None if running else r.end_date,
+            ))
+        TaskRun.objects.bulk_create(copies)
+        transaction.on_commit(lambda: runtime.wake(str(exe.id)))
+    return exe

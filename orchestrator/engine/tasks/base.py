@@ -1,0 +1,147 @@
+"""The base classes every task type derives from, and the contract with the engine.
+
+A task type is a pydantic model (its options, validated from YAML) plus behaviour:
+- a RunnableTask is executed by a worker: ``run(ctx)`` returns the task's outputs;
+- a FlowableTask is resolved by the executor: it decides which child task runs exist.
+"""
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from enum import Enum
+from typing import Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.engine.durations import Duration
+
+ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$"
+
+
+class Level(str, Enum):
+    TRACE = "TRACE"
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_RANK[self]
+
+
+_LEVEL_RANK = {Level.TRACE: 0, Level.DEBUG: 1, Level.INFO: 2, Level.WARN: 3, Level.ERROR: 4}
+
+
+class TaskFailed(Exception):
+    """Raised by a task to fail its attempt with a message meant for the user."""
+
+
+class TaskKilled(Exception):
+    """Raised inside a running task when its execution is killed or it times out."""
+
+
+class RetryPolicy(BaseModel):
+    """How a failed attempt is retried. ``maxAttempt`` counts the first try."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: Literal["constant", "exponential", "random"]
+    maxAttempt: int | None = Field(default=None, ge=1, validation_alias="maxAttempt")
+    maxDuration: Duration | None = None
+    interval: Duration | None = None
+    maxInterval: Duration | None = None
+    minInterval: Duration | None = None
+    delayFactor: float | None = None
+    warningOnRetry: bool = False
+    behavior: Literal["RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION"] = "RETRY_FAILED_TASK"
+
+
+class RunContext(Protocol):
+    """What a running task may use. Implemented by the worker."""
+
+    execution_id: str
+    taskrun_id: str
+    value: str | None
+    attempt: int
+
+    def render(self, value: Any) -> Any:
+        """Render every string inside ``value`` (str, list, dict) as a template."""
+
+    def render_str(self, template: str) -> str:
+        """Render one template to text."""
+
+    def render_typed(self, template: Any) -> Any:
+        """Render; a string that is a single ``{{ expr }}`` keeps the expression's type."""
+
+    def log(self, level: Level | str, message: str) -> None:
+        """Emit a log line of this task run (filtered by the task's logLevel)."""
+
+    def sleep(self, seconds: float) -> None:
+        """Wait; raises TaskKilled if the execution is killed or the task times out."""
+
+    def set_labels(self, labels: Mapping[str, str]) -> None:
+        """Merge labels into the execution's labels."""
+
+    @property
+    def killed(self) -> bool:
+        """True once the attempt must stop."""
+
+
+class Task(BaseModel, abc.ABC):
+    """Properties every task has. Subclasses add their own and set the class metadata."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    # The short Choreo name (``log``); ``type`` keeps what the user wrote.
+    short_name: ClassVar[str]
+    # Kestra's names accepted for this type (io.kestra.plugin.core.* and io.kestra.core.tasks.*).
+    aliases: ClassVar[tuple[str, ...]] = ()
+    # Names that validate with a deprecation warning.
+    deprecated_aliases: ClassVar[tuple[str, ...]] = ()
+    deprecated: ClassVar[str | None] = None
+    example: ClassVar[str] = ""
+
+    id: str = Field(pattern=ID_PATTERN, max_length=100)
+    type: str
+    description: str | None = None
+    disabled: bool = False
+    timeout: Duration | None = None
+    retry: RetryPolicy | None = None
+    allowFailure: bool = False
+    allowWarning: bool = False
+    runIf: str | bool = True
+    logLevel: Level | None = None
+    logToFile: bool = False
+    workerGroup: dict[str, Any] | None = None
+
+    def child_lists(self) -> dict[str, list[Task]]:
+        """Named lists of child tasks (``tasks``, ``errors``, ``then``, ``cases.X`` ...)."""
+        return {}
+
+    def walk(self) -> Iterator[Task]:
+        """This task and every task below it, depth first in YAML order."""
+        yield self
+        for children in self.child_lists().values():
+            for child in children:
+                yield from child.walk()
+
+    @property
+    def is_flowable(self) -> bool:
+        return False
+
+
+class RunnableTask(Task):
+    """A task a worker runs."""
+
+    @abc.abstractmethod
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        """Do the work; return the outputs. Raise TaskFailed to fail with a message."""
+
+
+class FlowableTask(Task):
+    """A task that orchestrates child tasks; the executor resolves it."""
+
+    @property
+    def is_flowable(self) -> bool:
+        return True

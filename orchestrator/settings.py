@@ -1,0 +1,128 @@
+"""Choreo settings: everything that varies between deployments comes from the environment."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from orchestrator.config import env_bool, env_choice, env_int, env_str, secret_key
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+CHOREO_DATA_DIR = Path(env_str("CHOREO_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+CHOREO_SHARED_DIR = Path(env_str("CHOREO_SHARED_DIR", str(BASE_DIR.parent / "shared"))).resolve()
+CHOREO_MODE = env_choice("CHOREO_MODE", "standalone", ("standalone", "distributed"))
+CHOREO_DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = secret_key(CHOREO_DATA_DIR)
+DEBUG = env_bool("CHOREO_DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in env_str("CHOREO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "flows",
+    "orchestrator.cli",
+    "ui",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "orchestrator.urls"
+WSGI_APPLICATION = "orchestrator.wsgi.application"
+ASGI_APPLICATION = "orchestrator.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_default_db = f"sqlite:///{CHOREO_DATA_DIR / 'choreo.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL", _default_db), conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers work while one writer commits; IMMEDIATE takes the write lock at
+    # BEGIN so two writers queue on busy_timeout instead of failing with "database is
+    # locked" when a read transaction tries to upgrade to a write.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(CHOREO_DATA_DIR / "test.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = CHOREO_DATA_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["stderr"], "level": env_str("CHOREO_LOG_LEVEL", "WARNING")},
+}
+
+# --- Choreo engine ---------------------------------------------------------------
+# Calls from the engine up to the edges go through these dotted paths.
+CHOREO_TASK_MODULES = [
+    "orchestrator.engine.tasks.log",
+    "orchestrator.engine.tasks.return_",
+    "orchestrator.engine.tasks.output_values",
+    "orchestrator.engine.tasks.sleep",
+    "orchestrator.engine.tasks.fail",
+    "orchestrator.engine.tasks.sequential",
+    "orchestrator.engine.tasks.parallel",
+    "orchestrator.engine.tasks.if_",
+    "orchestrator.engine.tasks.switch",
+    "orchestrator.engine.tasks.foreach",
+    "orchestrator.engine.tasks.pause",
+    "orchestrator.engine.tasks.subflow",
+    "orchestrator.engine.tasks.dag",
+    "orchestrator.engine.tasks.allow_failure",
+    "orchestrator.engine.tasks.labels",
+]
+CHOREO_QUEUE_BACKEND = env_str("CHOREO_QUEUE_BACKEND", "orchestrator.engine.queue.local.LocalQueue")
+CHOREO_EVENT_PUBLISHER = env_str("CHOREO_EVENT_PUBLISHER", "orchestrator.engine.events.NullPublisher")
+CHOREO_WORKER_THREADS = env_int("CHOREO_WORKER_THREADS", 8)
+# A running attempt renews its lease every heartbeat; a lease older than the timeout
+# belongs to a process that died.
+CHOREO_HEARTBEAT_SECONDS = env_int("CHOREO_HEARTBEAT_SECONDS", 2)
+CHOREO_LEASE_SECONDS = env_int("CHOREO_LEASE_SECONDS", 10)
+CHOREO_LOG_MESSAGE_MAX = env_int("CHOREO_LOG_MESSAGE_MAX", 64 * 1024)
+CHOREO_OUTPUT_MAX = env_int("CHOREO_OUTPUT_MAX", 1024 * 1024)

@@ -1,0 +1,238 @@
+"""The executor's decisions as a pure function: no database, no clock, no sleeps."""
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime, timedelta
+
+from orchestrator.engine.dsl import parse_flow
+from orchestrator.engine.executor import (
+    CreateTaskRun,
+    ExecutionView,
+    LogLine,
+    TaskRunView,
+    UpdateExecution,
+    UpdateTaskRun,
+    decide,
+)
+from orchestrator.engine.states import State
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def spec(text: str):  # type: ignore[no-untyped-def]
+    result = parse_flow(textwrap.dedent(text))
+    assert result.flow is not None, [e.format() for e in result.errors]
+    return result.flow
+
+
+def execution(state: State = State.CREATED, runs: list[TaskRunView] | None = None, **inputs: object) -> ExecutionView:
+    return ExecutionView(id="e1", namespace="t", flow_id="f", revision=1, state=state, start_date=NOW,
+                         inputs=dict(inputs), taskruns=runs or [])
+
+
+def apply(view: ExecutionView, decisions: list) -> ExecutionView:  # type: ignore[type-arg]
+    """What the apply layer would store, enough for the next decide call."""
+    runs = {r.id: r for r in view.taskruns}
+    for d in decisions:
+        if isinstance(d, CreateTaskRun):
+            runs[d.run.id] = d.run
+        elif isinstance(d, UpdateTaskRun):
+            run = runs[d.id]
+            run.state = d.new
+            if d.outputs is not None:
+                run.outputs = d.outputs
+            if d.meta is not None:
+                run.meta = d.meta
+            if d.clear_wake:
+                run.wake_at = None
+            if d.wake_at is not None:
+                run.wake_at = d.wake_at
+        elif isinstance(d, UpdateExecution):
+            view.state = d.new
+    view.taskruns = sorted(runs.values(), key=lambda r: r.seq)
+    return view
+
+
+def finish(view: ExecutionView, task_id: str, state: State = State.SUCCESS, outputs: dict | None = None) -> None:  # type: ignore[type-arg]
+    run = next(r for r in view.taskruns if r.task_id == task_id and not r.state.is_terminal)
+    run.state = state
+    run.outputs = outputs or {}
+    run.attempts.append({"state": state.value})
+
+
+SEQ = """
+id: f
+namespace: t
+tasks:
+  - id: a
+    type: return
+    format: x
+  - id: b
+    type: return
+    format: y
+errors:
+  - id: on_error
+    type: log
+    message: failed
+finally:
+  - id: always
+    type: log
+    message: done
+"""
+
+
+def test_it_starts_only_the_first_task_of_a_sequence() -> None:
+    decisions = decide(spec(SEQ), execution(), NOW)
+    assert isinstance(decisions[0], UpdateExecution) and decisions[0].new == State.RUNNING
+    created = [d.run.task_id for d in decisions if isinstance(d, CreateTaskRun)]
+    assert created == ["a"]
+    assert all(d.enqueue for d in decisions if isinstance(d, CreateTaskRun))
+
+
+def test_it_does_not_change_its_input_snapshot() -> None:
+    view = execution()
+    decide(spec(SEQ), view, NOW)
+    assert view.state == State.CREATED and view.taskruns == []
+
+
+def test_it_runs_finally_after_success_and_ends_successful() -> None:
+    s = spec(SEQ)
+    view = apply(execution(), decide(s, execution(), NOW))
+    finish(view, "a")
+    view = apply(view, decide(s, view, NOW))
+    finish(view, "b")
+    view = apply(view, decide(s, view, NOW))
+    assert [r.task_id for r in view.taskruns] == ["a", "b", "always"]
+    finish(view, "always")
+    decisions = decide(s, view, NOW)
+    assert decisions[-1] == UpdateExecution(old=State.RUNNING, new=State.SUCCESS, outputs=None)
+
+
+def test_a_failure_runs_errors_then_finally_and_the_execution_fails() -> None:
+    s = spec(SEQ)
+    view = apply(execution(), decide(s, execution(), NOW))
+    finish(view, "a", State.FAILED)
+    view = apply(view, decide(s, view, NOW))
+    assert [r.task_id for r in view.taskruns] == ["a", "on_error"]
+    finish(view, "on_error")
+    view = apply(view, decide(s, view, NOW))
+    finish(view, "always")
+    decisions = decide(s, view, NOW)
+    assert isinstance(decisions[-1], UpdateExecution) and decisions[-1].new == State.FAILED
+
+
+def test_parallel_respects_its_concurrency_limit() -> None:
+    s = spec("""
+        id: f
+        namespace: t
+        tasks:
+          - id: par
+            type: parallel
+            concurrent: 2
+            tasks:
+              - {id: p1, type: return, format: x}
+              - {id: p2, type: return, format: x}
+              - {id: p3, type: return, format: x}
+    """)
+    view = apply(execution(), decide(s, execution(), NOW))
+    assert [r.task_id for r in view.taskruns] == ["par", "p1", "p2"]
+    finish(view, "p1")
+    view = apply(view, decide(s, view, NOW))
+    assert [r.task_id for r in view.taskruns] == ["par", "p1", "p2", "p3"]
+
+
+def test_foreach_children_carry_the_loop_value_and_outputs_are_keyed_by_it() -> None:
+    s = spec("""
+        id: f
+        namespace: t
+        tasks:
+          - id: each
+            type: foreach
+            values: ["a", "b"]
+            concurrencyLimit: 0
+            tasks:
+              - {id: r, type: return, format: "{{ taskrun.value }}"}
+          - id: after
+            type: return
+            format: "{{ outputs.r.b.value }}"
+    """)
+    view = apply(execution(), decide(s, execution(), NOW))
+    assert [(r.task_id, r.value) for r in view.taskruns] == [("each", None), ("r", "a"), ("r", "b")]
+    for run in view.taskruns[1:]:
+        run.state, run.outputs = State.SUCCESS, {"value": run.value}
+    view = apply(view, decide(s, view, NOW))
+    assert view.taskruns[0].state == State.SUCCESS
+    assert view.taskruns[-1].task_id == "after"
+
+
+def test_a_false_run_if_makes_a_skipped_task_run_and_a_broken_one_fails() -> None:
+    s = spec("""
+        id: f
+        namespace: t
+        tasks:
+          - {id: skipped, type: return, format: x, runIf: "{{ 1 == 2 }}"}
+          - {id: broken, type: return, format: x, runIf: "{{ nope.nothing }}"}
+    """)
+    view = apply(execution(), decide(s, execution(), NOW))
+    states = {r.task_id: r.state for r in view.taskruns}
+    assert states == {"skipped": State.SKIPPED, "broken": State.FAILED}
+    assert view.state == State.FAILED
+
+
+def test_a_failing_switch_value_names_the_missing_variable_in_a_log() -> None:
+    s = spec("""
+        id: f
+        namespace: t
+        tasks:
+          - id: sw
+            type: switch
+            value: "{{ inputs.invalid }}"
+            cases:
+              A: [{id: a, type: return, format: x}]
+    """)
+    decisions = decide(s, execution(), NOW)
+    logs = [d.message for d in decisions if isinstance(d, LogLine)]
+    assert any("inputs.invalid" in m for m in logs), logs
+    assert isinstance(decisions[-1], UpdateExecution) and decisions[-1].new == State.FAILED
+
+
+def test_a_retrying_task_is_requeued_only_once_its_timer_is_due() -> None:
+    s = spec(SEQ)
+    view = apply(execution(), decide(s, execution(), NOW))
+    run = view.taskruns[0]
+    run.state, run.wake_at = State.RETRYING, NOW + timedelta(seconds=5)
+    assert not any(isinstance(d, UpdateTaskRun) for d in decide(s, view, NOW))
+    later = decide(s, view, NOW + timedelta(seconds=5))
+    requeue = [d for d in later if isinstance(d, UpdateTaskRun)]
+    assert requeue and requeue[0].new == State.QUEUED and requeue[0].enqueue
+
+
+def test_kill_ends_waiting_task_runs_and_waits_for_running_ones() -> None:
+    s = spec(SEQ)
+    view = apply(execution(), decide(s, execution(), NOW))
+    view.state = State.KILLING
+    view.taskruns[0].state = State.RUNNING
+    decisions = decide(s, view, NOW)
+    assert decisions == []
+    view.taskruns[0].state = State.KILLED
+    decisions = decide(s, view, NOW)
+    assert decisions == [UpdateExecution(old=State.KILLING, new=State.KILLED)]
+
+
+def test_a_pause_with_a_timeout_pauses_then_fails_when_due() -> None:
+    s = spec("""
+        id: f
+        namespace: t
+        tasks:
+          - id: wait
+            type: pause
+            timeout: PT1S
+          - {id: after, type: return, format: x}
+    """)
+    view = apply(execution(), decide(s, execution(), NOW))
+    assert view.state == State.PAUSED
+    assert view.taskruns[0].state == State.PAUSED
+    assert view.taskruns[0].wake_at == NOW + timedelta(seconds=1)
+    view = apply(view, decide(s, view, NOW + timedelta(seconds=1)))
+    assert view.taskruns[0].state == State.FAILED
+    assert view.state == State.FAILED
