@@ -1,6 +1,7 @@
 """Choreo settings: everything that varies between deployments comes from the environment."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -72,7 +73,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(CHOREO_DATA_DIR / "test.sqlite3")}
+    # A file (not :memory:) so engine threads share it; one per test process so two test
+    # runs on one machine never delete each other's database.
+    DATABASES["default"]["TEST"] = {"NAME": str(CHOREO_DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = 60
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -253,6 +253,8 @@ def _start_subflow(exe: Execution, d: StartSubflow, created: dict[str, TaskRun],
 
 def _notify_parent(exe: Execution, final_view: ExecutionView, final: State, now: datetime, effects: Effects) -> None:
     """A subflow execution ended: hand its result to the parent's task run, wake the parent."""
+    if exe.parent_taskrun_id is None:
+        return
     row = TaskRun.objects.filter(id=exe.parent_taskrun_id).first()
     if row is None or State(row.state).is_terminal:
         return

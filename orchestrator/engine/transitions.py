@@ -26,13 +26,17 @@ def change_taskrun(
     old = State(expect or row.state)
     if old != new and not can_transition(old, new):
         raise IllegalTransition(old, new)
+    guard: dict[str, Any] = {"id": row.id, "state": old.value}
+    if "_lease_owner" in fields:
+        # A worker reporting the end of its attempt must still hold the lease.
+        guard["lease_owner"] = fields.pop("_lease_owner")
     values: dict[str, Any] = {"state": new.value, **fields}
     history = _history(row.state_history, old, new, now)
     if history is not row.state_history:
         values["state_history"] = history
     if new.is_terminal and old != new:
         values.setdefault("end_date", now)
-    count = TaskRun.objects.filter(id=row.id, state=old.value, **_guard(fields)).update(**values)
+    count = TaskRun.objects.filter(**guard).update(**values)
     if count:
         for name, value in values.items():
             setattr(row, name, value)
@@ -73,7 +77,3 @@ def change_execution(
             setattr(row, name, value)
     return bool(count)
 
-
-def _guard(fields: dict[str, Any]) -> dict[str, Any]:
-    # A worker reporting the end of its attempt must still hold the lease.
-    return {"lease_owner": fields.pop("_lease_owner")} if "_lease_owner" in fields else {}

@@ -23,6 +23,7 @@ from orchestrator.engine.executor.decisions import (
     UpdateTaskRun,
 )
 from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
+from orchestrator.engine.dsl import InputDefinition, InputError, resolve_inputs
 from orchestrator.engine.expressions import ExpressionError, is_truthy, render, render_typed, render_value
 from orchestrator.engine.states import State, worst
 from orchestrator.engine.tasks.base import Task
@@ -145,23 +146,27 @@ class Decider:
         if state in (State.SUCCESS, State.WARNING) and self.spec.outputs:
             try:
                 outputs = self._flow_outputs()
-            except ExpressionError as exc:
-                self.log(None, "ERROR", f"Failed to render the flow outputs: {exc}")
-                state = State.FAILED
+            except (ExpressionError, InputError) as exc:
+                detail = "; ".join(exc.messages) if isinstance(exc, InputError) else str(exc)
+                self.log(None, "ERROR", f"Failed to render the flow outputs: {detail}")
+                state, outputs = State.FAILED, {}
         self.set_execution(state, outputs=outputs or None)
 
     def _flow_outputs(self) -> dict[str, Any]:
+        """Rendered flow outputs: STRING as text (a map becomes JSON), other types coerced."""
         context = self.contexts.for_execution()
-        result: dict[str, Any] = {}
+        rendered: dict[str, Any] = {}
+        typed: list[InputDefinition] = []
         for output in self.spec.outputs:
-            kind = str(getattr(output, "type", "STRING") or "STRING").upper()
-            raw = output.value
-            if kind == "STRING" or not isinstance(raw, str):
-                value = render_value(raw, context) if kind == "STRING" else render_value(raw, context)
+            if str(output.type) == "STRING":
+                rendered[output.id] = render_value(output.value, context)
             else:
-                value = render_typed(raw, context)
-            result[output.id] = value
-        return result
+                raw = output.value
+                rendered[output.id] = render_typed(raw, context) if isinstance(raw, str) else render_value(raw, context)
+                typed.append(InputDefinition(id=output.id, type=output.type, required=output.required))
+        if typed:
+            rendered.update(resolve_inputs(typed, {d.id: rendered[d.id] for d in typed}))
+        return rendered
 
     # --- blocks: what flowable resolvers compose ------------------------------------
     def sequence(

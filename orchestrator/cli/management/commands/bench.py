@@ -152,7 +152,8 @@ class Command(ChoreoCommand):
         start = time.time()
         ids = [str(services.create_execution("choreo.bench", "bench-one", {}).id) for _ in range(count)]
         self._wait_done(ids, timeout=600)
-        last_end = max(e.timestamp() for e in Execution.objects.filter(id__in=ids).values_list("end_date", flat=True))
+        ends = Execution.objects.filter(id__in=ids).values_list("end_date", flat=True)
+        last_end = max(e.timestamp() for e in ends if e is not None)
         failed = Execution.objects.filter(id__in=ids).exclude(state="SUCCESS").count()
         assert failed == 0, f"{failed} bench executions did not succeed"
         return count / (last_end - start)

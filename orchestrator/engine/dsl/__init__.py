@@ -1,0 +1,24 @@
+"""The flow language: YAML text → typed flow spec, with errors at lines and columns."""
+from orchestrator.engine.dsl.inputs import InputDefinition, InputError, InputType, resolve_inputs
+from orchestrator.engine.dsl.issues import FlowIssue
+from orchestrator.engine.dsl.parser import ParseResult, parse_flow
+from orchestrator.engine.dsl.schema import flow_json_schema
+from orchestrator.engine.dsl.spec import Concurrency, FlowSpec, Listener, OutputDefinition, PluginDefault
+from orchestrator.engine.dsl.triggers import TriggerSpec
+
+__all__ = [
+    "Concurrency",
+    "FlowIssue",
+    "FlowSpec",
+    "InputDefinition",
+    "InputError",
+    "InputType",
+    "Listener",
+    "OutputDefinition",
+    "ParseResult",
+    "PluginDefault",
+    "TriggerSpec",
+    "flow_json_schema",
+    "parse_flow",
+    "resolve_inputs",
+]
