@@ -83,7 +83,6 @@ class Execution(models.Model):
             models.Index(fields=["state"], name="execution_state_idx"),
             models.Index(fields=["wake_at"], name="execution_wake_idx"),
         ]
-        ordering = ["-created_at"]
 
 
 class TaskRun(models.Model):
@@ -112,7 +111,6 @@ class TaskRun(models.Model):
         indexes = [
             models.Index(fields=["state", "lease_expires"], name="taskrun_lease_idx"),
         ]
-        ordering = ["execution", "seq"]
 
 
 class LogEntry(models.Model):
@@ -127,4 +125,3 @@ class LogEntry(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["execution", "seq"], name="log_unique_seq")]
-        ordering = ["execution", "seq"]

@@ -65,6 +65,7 @@ TEMPLATES = [
 _default_db = f"sqlite:///{CHOREO_DATA_DIR / 'choreo.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL", _default_db), conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["ENGINE"] = "orchestrator.dbsqlite"
     # WAL lets readers work while one writer commits; IMMEDIATE takes the write lock at
     # BEGIN so two writers queue on busy_timeout instead of failing with "database is
     # locked" when a read transaction tries to upgrade to a write.

@@ -50,6 +50,9 @@ class Job:
     flow_retry: RetryPolicy | None
     secrets: list[str]
     revision_id: int
+    # The row as the executor left it: the worker's claim is a conditional update on it,
+    # with no read first (a stale row only costs one re-read).
+    row: TaskRun | None = None
 
 
 @dataclass
@@ -96,8 +99,11 @@ def advance(execution_id: str, *, requeue: bool = False, now: datetime | None = 
 
 def _advance(execution_id: str, requeue: bool, now: datetime) -> Effects:
     effects = Effects(execution_id=execution_id)
-    exe = Execution.objects.select_for_update().filter(id=execution_id).first()
-    if exe is None or State(exe.state).is_terminal:
+    try:
+        exe = Execution.objects.select_for_update().get(id=execution_id)
+    except Execution.DoesNotExist:
+        return effects
+    if State(exe.state).is_terminal:
         return effects
     rows = list(TaskRun.objects.filter(execution_id=execution_id))
     try:
@@ -123,11 +129,11 @@ def _flowable(spec: Any, run: TaskRunView) -> bool:
     return bool(spec.task(run.task_id).is_flowable)
 
 
-def _job(exe: Execution, spec: Any, decider: Decider, run: TaskRunView) -> Job:
+def _job(exe: Execution, spec: Any, decider: Decider, run: TaskRunView, row: TaskRun | None = None) -> Job:
     return Job(
         execution_id=str(exe.id), taskrun_id=run.id, task=spec.task(run.task_id),
         context=decider.context(run), flow_retry=spec.retry, secrets=secret_values(exe.inputs),
-        revision_id=exe.revision_id,
+        revision_id=exe.revision_id, row=row,
     )
 
 
@@ -168,8 +174,9 @@ def _apply(exe: Execution, rows: dict[str, TaskRun], decisions: list[Decision], 
         TaskRun.objects.bulk_create(created.values())
     for decision in decisions:
         if isinstance(decision, (CreateTaskRun, UpdateTaskRun)) and _enqueue(decision):
-            run = next(r for r in decider.exe.taskruns if r.id == _decision_id(decision))
-            effects.jobs.append(_job(exe, spec, decider, run))
+            run_id = _decision_id(decision)
+            run = next(r for r in decider.exe.taskruns if r.id == run_id)
+            effects.jobs.append(_job(exe, spec, decider, run, created.get(run_id) or rows.get(run_id)))
     waits = [r.wake_at for r in decider.exe.taskruns if r.wake_at is not None and not r.state.is_terminal]
     wake_at = min(waits) if waits else None
     effects.wake_at = wake_at

@@ -180,17 +180,23 @@ class Worker:
         return State.KILLED, f"Task [{job.task.id}] was killed"
 
     def _claim(self, job: Job) -> tuple[TaskRun, int] | None:
-        row = TaskRun.objects.filter(id=job.taskrun_id, state__in=_CLAIMABLE).first()
-        if row is None:
-            return None
-        now = timezone.now()
-        attempts = [*row.attempts, {"state": State.RUNNING.value, "startDate": now.isoformat(), "worker": self.owner}]
-        ok = change_taskrun(
-            row, State.RUNNING, now, expect=State(row.state), attempts=attempts, lease_owner=self.owner,
-            lease_expires=now + timedelta(seconds=settings.CHOREO_LEASE_SECONDS),
-            start_date=row.start_date or now,
-        )
-        return (row, len(attempts)) if ok else None
+        row = job.row
+        for _ in range(2):
+            if row is None or row.state not in _CLAIMABLE:
+                row = TaskRun.objects.filter(id=job.taskrun_id, state__in=_CLAIMABLE).first()
+                if row is None:
+                    return None
+            now = timezone.now()
+            attempts = [*row.attempts, {"state": State.RUNNING.value, "startDate": now.isoformat(),
+                                        "worker": self.owner}]
+            if change_taskrun(
+                row, State.RUNNING, now, expect=State(row.state), attempts=attempts, lease_owner=self.owner,
+                lease_expires=now + timedelta(seconds=settings.CHOREO_LEASE_SECONDS),
+                start_date=row.start_date or now,
+            ):
+                return row, len(attempts)
+            row = None  # changed since the executor saw it: read it once more
+        return None
 
     def _report(self, job: Job, row: TaskRun, ctx: WorkerContext, state: State, outputs: dict[str, Any],
                 reason: str | None) -> None:
