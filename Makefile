@@ -31,7 +31,7 @@ test-sqlite: install
 test-postgres: install
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "PostgreSQL answers: running engine, integration and conformance tests on it"; \
-		DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest tests/engine tests/integration tests/conformance; \
+		DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest tests/engine tests/integration/test_engine.py tests/conformance/test_kestra_engine.py; \
 	else \
 		echo "No PostgreSQL on 127.0.0.1:5432: PostgreSQL run skipped"; \
 	fi

@@ -275,7 +275,7 @@ def _cli_env(tmp: Path) -> dict[str, str]:
 
 def _db_url() -> str:
     db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
+    if "sqlite" in db["ENGINE"]:
         return f"sqlite:///{db['NAME']}"
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
@@ -297,7 +297,8 @@ def test_work_of_a_killed_process_is_recovered_and_retried(runner: Runner, tmp_p
             assert time.monotonic() < deadline, proc.stderr.read() if proc.poll() is not None else "no start"
             time.sleep(0.05)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     runtime.ensure_started(threads=2)
     exe = Execution.objects.get(flow_id="recover")
