@@ -17,7 +17,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         WRITE_LOCK.acquire()
         self._holds_write_lock = True
         try:
-            super()._start_transaction_under_autocommit()
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]  # private hook, absent from django-stubs
         except BaseException:
             self._release_write_lock()
             raise
@@ -29,19 +29,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _commit(self) -> None:
         try:
-            super()._commit()
+            super()._commit()  # type: ignore[misc]  # private hook, absent from django-stubs
         finally:
             self._release_write_lock()
 
     def _rollback(self) -> None:
         try:
-            super()._rollback()
+            super()._rollback()  # type: ignore[misc]  # private hook, absent from django-stubs
         finally:
             self._release_write_lock()
 
     def _close(self) -> None:
         try:
-            super()._close()
+            super()._close()  # type: ignore[misc]  # private hook, absent from django-stubs
         finally:
             self._release_write_lock()
 
