@@ -17,6 +17,7 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(BIN)/python manage.py flows deploy flows/examples
 	$(BIN)/python manage.py serve
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from orchestrator.engine.tasks.builtin import BUILTIN_TASK_MODULES
 from orchestrator.config import env_bool, env_choice, env_int, env_str, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -104,25 +105,12 @@ LOGGING = {
 
 # --- Choreo engine ---------------------------------------------------------------
 # Calls from the engine up to the edges go through these dotted paths.
-CHOREO_TASK_MODULES = [
-    "orchestrator.engine.tasks.log",
-    "orchestrator.engine.tasks.return_",
-    "orchestrator.engine.tasks.output_values",
-    "orchestrator.engine.tasks.sleep",
-    "orchestrator.engine.tasks.fail",
-    "orchestrator.engine.tasks.sequential",
-    "orchestrator.engine.tasks.parallel",
-    "orchestrator.engine.tasks.if_",
-    "orchestrator.engine.tasks.switch",
-    "orchestrator.engine.tasks.foreach",
-    "orchestrator.engine.tasks.pause",
-    "orchestrator.engine.tasks.subflow",
-    "orchestrator.engine.tasks.dag",
-    "orchestrator.engine.tasks.allow_failure",
-    "orchestrator.engine.tasks.labels",
+CHOREO_TASK_MODULES = list(BUILTIN_TASK_MODULES) + [
+    m.strip() for m in env_str("CHOREO_EXTRA_TASK_MODULES", "").split(",") if m.strip()
 ]
 CHOREO_QUEUE_BACKEND = env_str("CHOREO_QUEUE_BACKEND", "orchestrator.engine.queue.local.LocalQueue")
 CHOREO_EVENT_PUBLISHER = env_str("CHOREO_EVENT_PUBLISHER", "orchestrator.engine.events.NullPublisher")
+CHOREO_STORAGE_BACKEND = env_str("CHOREO_STORAGE_BACKEND", "orchestrator.engine.storage.LocalStorage")
 CHOREO_WORKER_THREADS = env_int("CHOREO_WORKER_THREADS", 8)
 # A running attempt renews its lease every heartbeat; a lease older than the timeout
 # belongs to a process that died.

@@ -5,10 +5,13 @@ Work for the queue, wake-ups of other executions and events leave only after com
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -53,6 +56,8 @@ class Job:
     # The row as the executor left it: the worker's claim is a conditional update on it,
     # with no read first (a stale row only costs one re-read).
     row: TaskRun | None = None
+    # Set for children of a WorkingDirectory task: the folder they share.
+    shared_dir: str | None = None
 
 
 @dataclass
@@ -133,8 +138,22 @@ def _job(exe: Execution, spec: Any, decider: Decider, run: TaskRunView, row: Tas
     return Job(
         execution_id=str(exe.id), taskrun_id=run.id, task=spec.task(run.task_id),
         context=decider.context(run), flow_retry=spec.retry, secrets=secret_values(exe.inputs),
-        revision_id=exe.revision_id, row=row,
+        revision_id=exe.revision_id, row=row, shared_dir=_shared_dir(exe, spec, decider, run),
     )
+
+
+def _shared_dir(exe: Execution, spec: Any, decider: Decider, run: TaskRunView) -> str | None:
+    """The folder of the nearest enclosing WorkingDirectory task run, if any."""
+    parent = decider.by_id.get(run.parent_id) if run.parent_id else None
+    while parent is not None:
+        if getattr(spec.task(parent.task_id), "shares_working_dir", False):
+            return str(shared_dir_path(str(exe.id), parent.id))
+        parent = decider.by_id.get(parent.parent_id) if parent.parent_id else None
+    return None
+
+
+def shared_dir_path(execution_id: str, taskrun_id: str) -> Path:
+    return Path(settings.CHOREO_DATA_DIR) / "work" / "shared" / execution_id / taskrun_id
 
 
 def _apply(exe: Execution, rows: dict[str, TaskRun], decisions: list[Decision], decider: Decider,
@@ -189,6 +208,9 @@ def _apply(exe: Execution, rows: dict[str, TaskRun], decisions: list[Decision], 
         raise Conflict()
     if exe_states:
         effects.events.append((str(exe.id), {"type": "execution", "state": final.value}))
+    if final.is_terminal:
+        shared = Path(settings.CHOREO_DATA_DIR) / "work" / "shared" / str(exe.id)
+        transaction.on_commit(lambda: shutil.rmtree(shared, ignore_errors=True))
     if final.is_terminal and exe.parent_taskrun_id:
         _notify_parent(exe, decider.exe, final, now, effects)
 

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import json
+import os
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -60,3 +63,36 @@ def mask_text(text: str, secrets: Iterable[str]) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+class SecretNotFound(Exception):
+    pass
+
+
+def lookup_secret(name: str) -> str:
+    """``secret('NAME')``: env ``SECRET_NAME`` (base64, as in Kestra's open-source edition)
+    or ``SECRET_NAME_FILE``, the path of a file holding the raw value (Docker, Kubernetes).
+
+    The one place secrets are looked up; a secret store can replace it later.
+    """
+    key = f"SECRET_{name}"
+    encoded = os.environ.get(key)
+    if encoded is not None:
+        try:
+            return base64.b64decode(encoded.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise SecretNotFound(f"secret {name!r}: {key} is not valid base64-encoded UTF-8") from None
+    path = os.environ.get(f"{key}_FILE")
+    if path:
+        try:
+            return open(path, encoding="utf-8").read().rstrip("\n")
+        except OSError as exc:
+            raise SecretNotFound(f"secret {name!r}: cannot read {key}_FILE={path}: {exc.strerror}") from None
+    raise SecretNotFound(f"secret {name!r} not found: set {key} (base64) or {key}_FILE (a file path)")
+
+
+def mask_forms(secret: str) -> list[str]:
+    """Every form a secret may take in output: whole, JSON-escaped, and each of its lines."""
+    forms = {secret, json.dumps(secret)[1:-1]}
+    forms.update(line for line in secret.splitlines() if len(line.strip()) >= 3)
+    return sorted((f for f in forms if f), key=len, reverse=True)

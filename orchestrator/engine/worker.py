@@ -7,10 +7,13 @@ runs, the process heartbeats its lease; a kill or a timeout sets the context's s
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +26,8 @@ from orchestrator.engine.executor.context import each_output_function
 from orchestrator.engine.expressions import ExpressionError, render, render_typed, render_value
 from orchestrator.engine.logs import PendingLog, cap, write_logs
 from orchestrator.engine.retry import next_delay
+from orchestrator.engine.secrets import SecretNotFound, lookup_secret, mask_forms, mask_text
+from orchestrator.engine.storage import StorageError, storage, task_uri
 from orchestrator.engine.states import State
 from orchestrator.engine.tasks.base import Level, RunnableTask, TaskFailed, TaskKilled
 from orchestrator.engine.transitions import change_taskrun
@@ -39,20 +44,33 @@ class WorkerContext:
         self.job = job
         self.execution_id = job.execution_id
         self.taskrun_id = job.taskrun_id
+        self.task_id = job.task.id
+        self.namespace: str = job.context["flow"]["namespace"]
+        self.flow_id: str = job.context["flow"]["id"]
         self.value: str | None = job.context.get("taskrun", {}).get("value")
         self.attempt = attempt
         self.deadline = deadline
         self.stop_reason: str | None = None
+        self.metrics: dict[str, Any] = {}
         self._stop = threading.Event()
+        self._on_stop: list[Callable[[str], None]] = []
         self._logs: list[PendingLog] = []
+        self._log_lock = threading.Lock()
         self._last_flush = time.monotonic()
         self._labels: dict[str, str] = {}
+        self._secrets: list[str] = list(job.secrets)
+        self._working_dir: Path | None = None
+        self._owns_working_dir = False
         threshold = job.task.logLevel
         self._min_rank = threshold.rank if threshold is not None else Level.TRACE.rank
         self._functions: dict[str, Callable[..., Any]] = {
             "currentEachOutput": each_output_function(job.context),
             "errorLogs": self._error_logs,
+            "secret": self.secret,
+            "read": self.read,
         }
+        if getattr(job.task, "uses_working_dir", False):
+            job.context["workingDir"] = str(self.working_dir)
 
     # --- RunContext -----------------------------------------------------------------
     def render(self, value: Any) -> Any:
@@ -70,14 +88,71 @@ class WorkerContext:
         level = Level(level.upper()) if isinstance(level, str) else level
         if level.rank < self._min_rank:
             return
-        self._logs.append(PendingLog(self.taskrun_id, self.job.task.id, self.attempt, level.value,
-                                     timezone.now(), str(message)))
+        line = PendingLog(self.taskrun_id, self.job.task.id, self.attempt, level.value, timezone.now(),
+                          self.mask(str(message)))
+        with self._log_lock:
+            self._logs.append(line)
         if time.monotonic() - self._last_flush > _FLUSH_SECONDS:
             self.flush_logs()
 
     def sleep(self, seconds: float) -> None:
         if self._stop.wait(max(0.0, seconds)):
             raise TaskKilled(self.stop_reason or "stopped")
+
+    def on_stop(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(reason)`` (from another thread) when the attempt must stop;
+        at once if it already must. Process-based tasks kill their process group here."""
+        self._on_stop.append(callback)
+        if self._stop.is_set():
+            callback(self.stop_reason or "killed")
+
+    def secret(self, name: str) -> str:
+        """A secret's value; every form of it is masked in this attempt's logs from now on."""
+        try:
+            value = lookup_secret(str(name))
+        except SecretNotFound as exc:
+            raise ExpressionError(str(exc)) from None
+        for form in mask_forms(value):
+            if form not in self._secrets:
+                self._secrets.append(form)
+        self._secrets.sort(key=len, reverse=True)
+        return value
+
+    def mask(self, text: str) -> str:
+        return mask_text(text, self._secrets) if self._secrets else text
+
+    def read(self, uri: str) -> str:
+        """``read(uri)`` in expressions: a stored file's text."""
+        try:
+            return storage().get(str(uri)).decode("utf-8", errors="replace")
+        except StorageError as exc:
+            raise ExpressionError(str(exc)) from None
+
+    def store(self, path: Path, name: str | None = None) -> str:
+        """Keep ``path`` in internal storage under this task run; returns its URI."""
+        uri = task_uri(self.namespace, self.flow_id, self.execution_id, self.task_id, self.taskrun_id,
+                       name or path.name)
+        return storage().put(uri, path)
+
+    @property
+    def working_dir(self) -> Path:
+        """This attempt's working directory (shared by the children of a WorkingDirectory)."""
+        if self._working_dir is None:
+            shared = self.job.shared_dir
+            if shared:
+                self._working_dir = Path(shared)
+                self._working_dir.mkdir(parents=True, exist_ok=True)
+            else:
+                base = Path(settings.CHOREO_DATA_DIR) / "work"
+                base.mkdir(parents=True, exist_ok=True)
+                self._working_dir = Path(tempfile.mkdtemp(prefix=f"{self.task_id}-", dir=base))
+                self._owns_working_dir = True
+        return self._working_dir
+
+    def cleanup(self) -> None:
+        if self._owns_working_dir and self._working_dir is not None:
+            if not getattr(self.job.task, "keep_working_dir", False):
+                shutil.rmtree(self._working_dir, ignore_errors=True)
 
     def set_labels(self, labels: Mapping[str, str]) -> None:
         self._labels.update({str(k): str(v) for k, v in labels.items()})
@@ -88,20 +163,32 @@ class WorkerContext:
 
     # --- worker side ----------------------------------------------------------------
     def stop(self, reason: str) -> None:
-        if self.stop_reason is None:
-            self.stop_reason = reason
+        if self._stop.is_set():
+            return
+        self.stop_reason = reason
         self._stop.set()
+        for callback in list(self._on_stop):
+            try:
+                callback(reason)
+            except Exception:
+                log.exception("stopping task %s failed", self.task_id)
 
     def take_logs(self) -> list[PendingLog]:
-        logs, self._logs = self._logs, []
+        with self._log_lock:
+            logs, self._logs = self._logs, []
         return logs
+
+    def flush_if_stale(self, seconds: float) -> None:
+        """Called by the engine's flusher: a line never waits long for the next one."""
+        if self._logs and time.monotonic() - self._last_flush >= seconds:
+            self.flush_logs()
 
     def flush_logs(self) -> None:
         logs = self.take_logs()
         self._last_flush = time.monotonic()
         if logs:
             with transaction.atomic():
-                write_logs(self.execution_id, logs, self.job.secrets)
+                write_logs(self.execution_id, logs, self._secrets)
             from orchestrator.engine import events
 
             events.publish(self.execution_id, {"type": "logs", "count": len(logs)})
@@ -169,8 +256,11 @@ class Worker:
             state, reason = State.FAILED, f"{type(exc).__name__}: {exc}"
         finally:
             self.running.remove(ctx)
+            ctx.cleanup()
         if ctx.stop_reason and state == State.SUCCESS:
             state, reason = self._stopped(ctx, job)
+        if reason:
+            reason = ctx.mask(reason)
         self._report(job, row, ctx, state, outputs, reason)
         self.wake(job.execution_id)
 
@@ -222,9 +312,11 @@ class Worker:
             "_lease_owner": self.owner,
         }
         if new_state != State.RETRYING:
-            fields["outputs"] = _cap_outputs(outputs)
+            fields["outputs"] = _cap_outputs(_mask_value(outputs, ctx))
+        if ctx.metrics:
+            fields["meta"] = {**row.meta, "metrics": ctx.metrics}
         with transaction.atomic():
-            write_logs(job.execution_id, logs, job.secrets)
+            write_logs(job.execution_id, logs, ctx._secrets)
             if ctx.labels:
                 _merge_labels(job.execution_id, ctx.labels)
             if not change_taskrun(row, new_state, now, expect=State.RUNNING, **fields):
@@ -232,6 +324,16 @@ class Worker:
         from orchestrator.engine import events
 
         events.publish(job.execution_id, {"type": "taskrun", "id": job.taskrun_id, "state": new_state.value})
+
+
+def _mask_value(value: Any, ctx: WorkerContext) -> Any:
+    if isinstance(value, str):
+        return ctx.mask(value)
+    if isinstance(value, list):
+        return [_mask_value(v, ctx) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask_value(v, ctx) for k, v in value.items()}
+    return value
 
 
 def _merge_labels(execution_id: str, labels: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterator, Mapping
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import (
@@ -97,6 +98,32 @@ class RunContext(Protocol):
     def killed(self) -> bool:
         """True once the attempt must stop."""
 
+    def on_stop(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(reason)`` from another thread when the attempt must stop (reason
+        ``killed`` or ``timeout``); at once if it already must. Process tasks kill here."""
+
+    def secret(self, name: str) -> str:
+        """A secret's value (see secrets.lookup_secret); masked in logs from then on."""
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret seen by this attempt replaced by ******."""
+
+    def store(self, path: Path, name: str | None = None) -> str:
+        """Keep a file in internal storage under this task run; returns its choreo:// URI."""
+
+    def read(self, uri: str) -> str:
+        """A stored file's text."""
+
+    @property
+    def working_dir(self) -> Path:
+        """This attempt's own folder (removed afterwards), or the one shared by the children
+        of a WorkingDirectory. Tasks with ``uses_working_dir = True`` also get it as
+        ``{{ workingDir }}`` in expressions."""
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Metrics the task emitted (kept with the task run)."""
+
 
 class Task(BaseModel, abc.ABC):
     """Properties every task has. Subclasses add their own and set the class metadata."""
@@ -112,6 +139,10 @@ class Task(BaseModel, abc.ABC):
     deprecated_aliases: ClassVar[tuple[str, ...]] = ()
     deprecated: ClassVar[str | None] = None
     example: ClassVar[str] = ""
+    # Runnable tasks that work with files get a per-attempt folder ({{ workingDir }}).
+    uses_working_dir: ClassVar[bool] = False
+    # A flowable whose runnable children share one folder (WorkingDirectory).
+    shares_working_dir: ClassVar[bool] = False
 
     id: str = Field(pattern=ID_PATTERN, max_length=100)
     type: str
