@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from pathlib import Path
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,10 +17,11 @@ from django.utils import timezone
 
 from flows.models import Execution, Flow, FlowRevision, TaskRun
 from orchestrator.engine import runtime
-from orchestrator.engine.dsl import FlowIssue, parse_flow, resolve_inputs
+from orchestrator.engine.dsl import FlowIssue, InputError, parse_flow, resolve_inputs
 from orchestrator.engine.executor.decide import taskrun_id
 from orchestrator.engine.secrets import seal_inputs
 from orchestrator.engine.specs import spec_for_revision
+from orchestrator.engine.storage import SCHEME, execution_prefix, storage, task_uri
 from orchestrator.engine.states import State
 from orchestrator.engine.transitions import change_execution, change_taskrun
 
@@ -104,10 +106,12 @@ def create_execution(
         raise FlowNotFound(f"Flow {namespace}.{flow_id} has no revision {number}")
     spec = spec_for_revision(rev.id, rev.source)
     values = resolve_inputs(spec.inputs or [], dict(inputs))
+    execution_id = execution_id or str(uuid.uuid4())
+    values = _upload_files(spec, values, namespace, flow_id, execution_id)
     secret_ids = [i.id for i in spec.inputs or [] if str(i.type).upper().endswith("SECRET")]
     now = timezone.now()
     exe = Execution.objects.create(
-        id=execution_id or uuid.uuid4(),
+        id=execution_id,
         revision=rev,
         revision_number=rev.number,
         namespace=namespace,
@@ -126,6 +130,35 @@ def create_execution(
     if wake:
         transaction.on_commit(lambda: runtime.wake(str(exe.id)))
     return exe
+
+
+def _upload_files(spec: Any, values: dict[str, Any], namespace: str, flow_id: str,
+                  execution_id: str) -> dict[str, Any]:
+    """FILE inputs given as a local path are copied into internal storage (as an upload is)."""
+    result = dict(values)
+    for definition in spec.inputs or []:
+        value = result.get(definition.id)
+        if str(definition.type) != "FILE" or not isinstance(value, str) or value.startswith(SCHEME):
+            continue
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise InputError([f"Invalid input '{definition.id}': no file at {value}"])
+        uri = task_uri(namespace, flow_id, execution_id, "inputs", definition.id, path.name)
+        result[definition.id] = storage().put(uri, path)
+    return result
+
+
+def purge(execution_id: str) -> int:
+    """Delete an execution (and its subflow executions), their logs and stored files."""
+    exe = get_execution(execution_id)
+    if not State(exe.state).is_terminal:
+        raise NotAllowed(f"Execution {exe.id} is {exe.state}: kill it or wait for its end before purging")
+    removed = storage().delete_prefix(execution_prefix(exe.namespace, exe.flow_id, str(exe.id)))
+    for child in Execution.objects.filter(parent_execution=exe):
+        if State(child.state).is_terminal:
+            removed += purge(str(child.id))
+    exe.delete()
+    return removed
 
 
 def resume(execution_id: str, inputs: Mapping[str, Any]) -> tuple[Execution, bool]:

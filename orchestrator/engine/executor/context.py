@@ -85,6 +85,9 @@ class ContextBuilder:
             "startDate": run.start_date,
             "parentId": run.parent_id,
         }
+        if run.iteration is not None:
+            # ForEachItem's subflows read their batch as {{ taskrun.items }}.
+            context["taskrun"]["items"] = run.value
         parents = []
         current = self.by_id.get(run.parent_id) if run.parent_id else None
         while current is not None:

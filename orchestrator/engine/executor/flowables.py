@@ -292,6 +292,23 @@ def subflow(d: Decider, run: TaskRunView, task: Any) -> None:
         d.end(run, State.SUCCESS, outputs=outputs)
 
 
+def foreach_item(d: Decider, run: TaskRunView, task: Any) -> None:
+    """The three steps (split, items, merge) in sequence; the merge's outputs are the task's."""
+    main = d.sequence(run, task.steps)
+    if main is None:
+        return
+    state = worst(main)
+    merge = d.child(run, task.steps[-1].id)
+    d.end(run, state, outputs=dict(merge.outputs) if merge is not None and merge.outputs else None)
+
+
+def foreach_item_batches(d: Decider, run: TaskRunView, task: Any) -> None:
+    split = d.child(d.by_id[run.parent_id] if run.parent_id else None, task.split_id)
+    splits = list((split.outputs if split is not None else {}).get("splits") or [])
+    subflow_task = task.child_lists()["tasks"]
+    _end_block(d, run, task, _iterations(d, run, subflow_task, splits, 0))
+
+
 def _labels(raw: Any) -> dict[str, Any]:
     if not raw:
         return {}
@@ -312,6 +329,9 @@ _RESOLVERS: dict[str, Callable[..., None]] = {
     "Dag": dag,
     "Pause": pause,
     "Subflow": subflow,
+    "WorkingDirectory": sequential,
+    "ForEachItem": foreach_item,
+    "ForEachItemBatches": foreach_item_batches,
 }
 
 __all__ = ["resolve", "worst"]

@@ -16,4 +16,5 @@ BUILTIN_TASK_MODULES = (
     "orchestrator.engine.tasks.dag",
     "orchestrator.engine.tasks.allow_failure",
     "orchestrator.engine.tasks.labels",
+    "orchestrator.engine.tasks.foreach_item",
 )

@@ -56,6 +56,9 @@ class Command(ChoreoCommand):
         listing.add_argument("--state", help="only this state")
         listing.add_argument("--limit", type=int, default=50)
         listing.add_argument("--json", action="store_true")
+        purge = sub.add_parser("purge", help="delete a finished execution, its logs and stored files")
+        purge.add_argument("id")
+        purge.add_argument("--json", action="store_true")
         logs = sub.add_parser("logs", help="print the logs of an execution")
         logs.add_argument("id")
         logs.add_argument("--follow", action="store_true", help="keep printing until the execution ends")
@@ -104,6 +107,13 @@ class Command(ChoreoCommand):
     def do_show(self, options: dict[str, Any]) -> None:
         exe = services.get_execution(options["id"])
         print_execution(self, exe, as_json=options["json"], logs=options["logs"])
+
+    def do_purge(self, options: dict[str, Any]) -> None:
+        files = services.purge(options["id"])
+        if options["json"]:
+            self.emit_json({"id": options["id"], "purged": True, "files": files})
+        else:
+            self.stdout.write(f"Execution {options['id']} purged ({files} stored file(s) removed)")
 
     def do_list(self, options: dict[str, Any]) -> None:
         rows = Execution.objects.order_by("-created_at")
