@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from flows.models import Execution, TaskRun
+from flows.models import Execution, Flow, TaskRun
 from orchestrator.engine.executor.context import outputs_map
 from orchestrator.engine.executor.decide import Decider
 from orchestrator.engine.executor.decisions import (
@@ -118,6 +118,8 @@ def _advance(execution_id: str, requeue: bool, now: datetime) -> Effects:
         change_execution(exe, State.FAILED, now, meta={**exe.meta, "reason": str(exc)})
         return effects
     view = execution_view(exe, rows)
+    if spec.concurrency is not None and exe.state in (State.CREATED.value, State.QUEUED.value):
+        view.running_of_flow = _running_of_flow(exe)
     decider = Decider(spec, view, now)
     decisions = decider.run()
     _apply(exe, {str(r.id): r for r in rows}, decisions, decider, spec, now, effects)
@@ -128,6 +130,25 @@ def _advance(execution_id: str, requeue: bool, now: datetime) -> Effects:
             if run.state.value in _RUNNABLE_WAITING and run.id not in enqueued and not _flowable(spec, run):
                 effects.jobs.append(_job(exe, spec, decider, run))
     return effects
+
+
+_HOLDING_SLOT = [State.RUNNING.value, State.PAUSED.value, State.KILLING.value, State.RESTARTED.value]
+
+
+def _running_of_flow(exe: Execution) -> int:
+    # Locking the flow row serialises the count on PostgreSQL, so two processes cannot
+    # both take the last slot (SQLite's IMMEDIATE transactions serialise it already).
+    Flow.objects.select_for_update().filter(namespace=exe.namespace, flow_id=exe.flow_id).first()
+    return Execution.objects.filter(
+        namespace=exe.namespace, flow_id=exe.flow_id, state__in=_HOLDING_SLOT
+    ).exclude(id=exe.id).count()
+
+
+def _wake_queued(exe: Execution, effects: Effects) -> None:
+    """A slot is free: the oldest queued execution of the flow may start."""
+    queued = Execution.objects.filter(namespace=exe.namespace, flow_id=exe.flow_id, state=State.QUEUED.value)
+    for execution_id in queued.order_by("created_at").values_list("id", flat=True)[:1]:
+        effects.wake.add(str(execution_id))
 
 
 def _flowable(spec: Any, run: TaskRunView) -> bool:
@@ -213,6 +234,8 @@ def _apply(exe: Execution, rows: dict[str, TaskRun], decisions: list[Decision], 
         transaction.on_commit(lambda: shutil.rmtree(shared, ignore_errors=True))
     if final.is_terminal and exe.parent_taskrun_id:
         _notify_parent(exe, decider.exe, final, now, effects)
+    if final.is_terminal and spec.concurrency is not None:
+        _wake_queued(exe, effects)
 
 
 def _decision_id(decision: CreateTaskRun | UpdateTaskRun) -> str:

@@ -236,3 +236,47 @@ def test_a_pause_with_a_timeout_pauses_then_fails_when_due() -> None:
     view = apply(view, decide(s, view, NOW + timedelta(seconds=1)))
     assert view.taskruns[0].state == State.FAILED
     assert view.state == State.FAILED
+
+
+def _pause_flow(options: str) -> str:
+    return f"""
+        id: f
+        namespace: t
+        tasks:
+          - id: wait
+            type: pause
+            {options}
+          - {{id: after, type: return, format: x}}
+    """
+
+
+def _expire(options: str) -> ExecutionView:
+    s = spec(_pause_flow(options))
+    view = apply(execution(), decide(s, execution(), NOW))
+    assert view.state == State.PAUSED and view.taskruns[0].wake_at is not None
+    return apply(view, decide(s, view, view.taskruns[0].wake_at))
+
+
+def test_a_pause_with_a_delay_resumes_by_itself_when_due() -> None:
+    view = _expire("delay: PT5S")
+    assert view.state == State.RUNNING
+    assert [(r.task_id, r.state) for r in view.taskruns] == [("wait", State.SUCCESS), ("after", State.CREATED)]
+
+
+def test_pause_duration_behaviours_when_nobody_resumes() -> None:
+    resumed = _expire("pauseDuration: PT1H")
+    assert resumed.taskruns[0].state == State.SUCCESS
+    warned = _expire("pauseDuration: PT1H\n            behavior: WARN")
+    assert warned.taskruns[0].state == State.WARNING
+    assert [r.task_id for r in warned.taskruns] == ["wait", "after"]
+    cancelled = _expire("pauseDuration: PT1H\n            behavior: CANCEL")
+    assert cancelled.taskruns[0].state == State.CANCELLED
+    assert cancelled.state == State.CANCELLED
+    failed = _expire("pauseDuration: PT1H\n            behavior: FAIL")
+    assert failed.taskruns[0].state == State.FAILED and failed.state == State.FAILED
+
+
+def test_a_pause_is_not_resumed_before_its_timer() -> None:
+    s = spec(_pause_flow("delay: PT5S"))
+    view = apply(execution(), decide(s, execution(), NOW))
+    assert decide(s, view, NOW + timedelta(seconds=4)) == []

@@ -307,3 +307,41 @@ def test_work_of_a_killed_process_is_recovered_and_retried(runner: Runner, tmp_p
     assert exe.state == "SUCCESS"
     assert [a["state"] for a in run.attempts] == ["FAILED", "SUCCESS"]
     assert any("lost its worker" in m for m in runner.messages(exe))
+
+
+CONCURRENT = """
+id: one-at-a-time
+namespace: t
+concurrency:
+  limit: 1
+  behavior: {behavior}
+tasks:
+  - {{id: nap, type: sleep, duration: PT0.3S}}
+"""
+
+
+def test_a_concurrency_limit_queues_executions_and_runs_them_one_at_a_time(runner: Runner) -> None:
+    deployed = runner.deploy(CONCURRENT.format(behavior="QUEUE"))
+    executions = [services.create_execution("t", deployed.flow.flow_id, {}) for _ in range(3)]
+    done = [runner.wait(e, terminal) for e in executions]
+    assert [e.state for e in done] == ["SUCCESS"] * 3
+    assert any("QUEUED" in [h["state"] for h in e.state_history] for e in done)
+    spans = sorted((e.start_date_of_run, e.end_date) for e in (_with_run_start(runner, e) for e in done))
+    assert all(spans[i][1] <= spans[i + 1][0] for i in range(2)), spans
+
+
+def _with_run_start(runner: Runner, exe: Execution) -> Execution:
+    run = runner.taskrun(exe, "nap")
+    exe.start_date_of_run = datetime.fromisoformat(run.attempts[0]["startDate"])  # type: ignore[attr-defined]
+    return exe
+
+
+def test_a_concurrency_limit_can_cancel_or_fail_the_extra_executions(runner: Runner) -> None:
+    for behavior, expected in (("CANCEL", "CANCELLED"), ("FAIL", "FAILED")):
+        deployed = runner.deploy(CONCURRENT.format(behavior=behavior).replace("one-at-a-time", f"only-{behavior}"))
+        first = services.create_execution("t", deployed.flow.flow_id, {})
+        runner.wait(first, lambda e: e.state == "RUNNING")
+        second = runner.wait(services.create_execution("t", deployed.flow.flow_id, {}), terminal)
+        assert second.state == expected
+        assert any("concurrency limit" in m for m in runner.messages(second))
+        assert runner.wait(first, terminal).state == "SUCCESS"

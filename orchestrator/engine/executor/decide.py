@@ -83,7 +83,9 @@ class Decider:
         state = self.exe.state
         if state.is_terminal:
             return []
-        if state in (State.CREATED, State.RESTARTED):
+        if state in (State.CREATED, State.QUEUED) and not self._may_start():
+            return self.decisions
+        if state in (State.CREATED, State.QUEUED, State.RESTARTED):
             self.set_execution(State.RUNNING)
         if self.exe.state == State.KILLING:
             self._kill()
@@ -103,6 +105,19 @@ class Decider:
         else:
             self._sync_paused()
         return self.decisions
+
+    def _may_start(self) -> bool:
+        """The flow's concurrency limit: queue, cancel or fail an execution over it."""
+        limit = self.spec.concurrency
+        if limit is None or self.exe.running_of_flow < limit.limit:
+            return True
+        if limit.behavior == "QUEUE":
+            self.set_execution(State.QUEUED)
+        else:
+            reason = f"Flow concurrency limit of {limit.limit} reached ({limit.behavior})"
+            self.log(None, "WARN" if limit.behavior == "CANCEL" else "ERROR", reason)
+            self.set_execution(State.CANCELLED if limit.behavior == "CANCEL" else State.FAILED, reason=reason)
+        return False
 
     def _resolve(self, run: TaskRunView) -> None:
         task = self.task(run.task_id)

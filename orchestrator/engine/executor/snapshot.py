@@ -41,3 +41,6 @@ class ExecutionView:
     parent: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     taskruns: list[TaskRunView] = field(default_factory=list)
+    # Other executions of the flow holding a concurrency slot (only counted when the flow
+    # has a concurrency limit and this execution has not started yet).
+    running_of_flow: int = 0
