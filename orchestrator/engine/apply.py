@@ -110,7 +110,8 @@ def _advance(execution_id: str, requeue: bool, now: datetime) -> Effects:
         return effects
     if State(exe.state).is_terminal:
         return effects
-    rows = list(TaskRun.objects.filter(execution_id=execution_id))
+    # History is only needed for the few rows this pass changes (read then, on access).
+    rows = list(TaskRun.objects.filter(execution_id=execution_id).defer("state_history"))
     try:
         spec = spec_for_revision(exe.revision_id)
     except InvalidStoredFlow as exc:

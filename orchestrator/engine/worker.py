@@ -315,12 +315,16 @@ class Worker:
             fields["outputs"] = _cap_outputs(_mask_value(outputs, ctx))
         if ctx.metrics:
             fields["meta"] = {**row.meta, "metrics": ctx.metrics}
-        with transaction.atomic():
-            write_logs(job.execution_id, logs, ctx._secrets)
-            if ctx.labels:
-                _merge_labels(job.execution_id, ctx.labels)
-            if not change_taskrun(row, new_state, now, expect=State.RUNNING, **fields):
-                log.info("task run %s: result dropped, the attempt was taken over", job.taskrun_id)
+        if logs or ctx.labels:
+            with transaction.atomic():
+                write_logs(job.execution_id, logs, ctx._secrets)
+                if ctx.labels:
+                    _merge_labels(job.execution_id, ctx.labels)
+                saved = change_taskrun(row, new_state, now, expect=State.RUNNING, **fields)
+        else:
+            saved = change_taskrun(row, new_state, now, expect=State.RUNNING, **fields)
+        if not saved:
+            log.info("task run %s: result dropped, the attempt was taken over", job.taskrun_id)
         from orchestrator.engine import events
 
         events.publish(job.execution_id, {"type": "taskrun", "id": job.taskrun_id, "state": new_state.value})

@@ -172,4 +172,4 @@ class Command(ChoreoCommand):
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError("benchmark executions did not finish in time")
-            time.sleep(0.002 if len(ids) == 1 else 0.05)
+            time.sleep(0.01 if len(ids) == 1 else 0.05)
