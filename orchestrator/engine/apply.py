@@ -152,6 +152,22 @@ def _wake_queued(exe: Execution, effects: Effects) -> None:
         effects.wake.add(str(execution_id))
 
 
+def fail_execution(execution_id: str, reason: str) -> None:
+    """End an execution FAILED from outside the executor (its passes keep failing)."""
+    now = timezone.now()
+    with transaction.atomic():
+        exe = Execution.objects.select_for_update().get(id=execution_id)
+        state = State(exe.state)
+        if state.is_terminal:
+            return
+        for row in TaskRun.objects.filter(execution_id=execution_id).exclude(state__in=[s.value for s in State
+                                                                                        if s.is_terminal]):
+            change_taskrun(row, State.FAILED, now, lease_owner="", lease_expires=None, wake_at=None)
+        write_logs(execution_id, [PendingLog(None, "", None, "ERROR", now, reason)])
+        final = State.KILLED if state == State.KILLING else State.FAILED
+        change_execution(exe, final, now, wake_at=None, meta={**exe.meta, "reason": reason})
+
+
 def _flowable(spec: Any, run: TaskRunView) -> bool:
     return bool(spec.task(run.task_id).is_flowable)
 

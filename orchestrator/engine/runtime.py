@@ -23,7 +23,7 @@ from django.utils.module_loading import import_string
 
 from flows.models import Execution, TaskRun
 from orchestrator.engine import events
-from orchestrator.engine.apply import Effects, advance
+from orchestrator.engine.apply import Effects, advance, fail_execution
 from orchestrator.engine.states import State
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ _ACTIVE = [s.value for s in State if not s.is_terminal]
 _MAINTENANCE_SECONDS = 0.5
 _STALE_SECONDS = 3.0
 _FLUSH_SECONDS = 0.1
+_MAX_PASS_FAILURES = 5
 
 
 class Engine:
@@ -47,6 +48,7 @@ class Engine:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_heartbeat = 0.0
+        self._failures: dict[str, int] = {}
         self._last_stale_scan = 0.0
 
     # --- lifecycle ------------------------------------------------------------------
@@ -97,12 +99,28 @@ class Engine:
                 execution_id, requeue = item
                 try:
                     self.dispatch(advance(execution_id, requeue=requeue))
-                except Exception:
+                    self._failures.pop(execution_id, None)
+                except Exception as exc:
                     log.exception("executor: pass over execution %s failed", execution_id)
                     close_old_connections()
-                    self._schedule(timezone.now() + timedelta(seconds=1), execution_id)
+                    self._pass_failed(execution_id, exc)
         finally:
             connection.close()
+
+    def _pass_failed(self, execution_id: str, exc: Exception) -> None:
+        """Retry a failing pass a few times (a lock, a lost connection), then fail the
+        execution with the error rather than retrying a poison execution forever."""
+        count = self._failures.get(execution_id, 0) + 1
+        self._failures[execution_id] = count
+        if count < _MAX_PASS_FAILURES:
+            self._schedule(timezone.now() + timedelta(seconds=0.2 * count), execution_id)
+            return
+        self._failures.pop(execution_id, None)
+        try:
+            fail_execution(execution_id, f"Internal error while advancing the execution: {type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception("executor: could not fail execution %s", execution_id)
+            close_old_connections()
 
     def dispatch(self, effects: Effects) -> None:
         for job in effects.jobs:

@@ -345,3 +345,20 @@ def test_a_concurrency_limit_can_cancel_or_fail_the_extra_executions(runner: Run
         assert second.state == expected
         assert any("concurrency limit" in m for m in runner.messages(second))
         assert runner.wait(first, terminal).state == "SUCCESS"
+
+
+def test_an_execution_whose_passes_keep_failing_is_failed_with_the_error(runner: Runner) -> None:
+    exe = runner.run("""
+        id: poisoned
+        namespace: t
+        tasks:
+          - {id: gate, type: pause}
+    """)
+    # Corrupt data: a task run of a task the flow does not have makes every pass raise.
+    TaskRun.objects.create(id="00000000-0000-0000-0000-00000000dead", execution=exe, task_id="ghost",
+                           key="/ghost/", seq=99, state="RUNNING")
+    services.resume(str(exe.id), {})
+    exe = runner.wait(exe, terminal, timeout=20)
+    assert exe.state == "FAILED"
+    assert any("Internal error while advancing the execution" in m and "ghost" in m for m in runner.messages(exe))
+    assert all(r.state in ("FAILED", "SUCCESS") for r in runner.taskruns(exe))

@@ -2,6 +2,7 @@
 
 M1  run request (the service call the API uses, in the server process) -> first task starts
 M2  per-task overhead of a 40-task sequential flow; wall time of a 40-way parallel fan-out
+M2b per-task overhead of 40 sequential shell tasks running `true`, above spawning the process
 M3  completed 1-task executions per second, 500 requests issued back to back
 MEM peak resident memory of the benchmark process
 """
@@ -28,6 +29,9 @@ METHOD = {
           "task's first attempt (claimed by a worker); {warmup} warm-up runs, then {runs} runs one at a time",
     "M2": "40 sequential return tasks: (execution end - start) / 40, median of {runs} runs after a warm-up; "
           "fan-out: one parallel task with 40 return children, execution start to end",
+    "M2b": "40 sequential shell tasks running `true`: (execution end - start) / 40, median of {runs} runs after "
+           "a warm-up, minus the median time to spawn and reap `/bin/sh -c true` directly (subprocess.run, "
+           "{spawns} times, measured in the same run)",
     "M3": "500 executions of a 1-task flow created back to back by one thread, engine running; "
           "executions/s = 500 / (time from the first request to the last execution's end)",
     "MEM": "peak resident set size of the process (ru_maxrss)",
@@ -51,6 +55,20 @@ def _seq_flow(n: int) -> str:
 def _par_flow(n: int) -> str:
     tasks = "\n".join(f"      - id: p{i}\n        type: return\n        format: \"{{{{ task.id }}}}\"" for i in range(n))
     return f"id: bench-par\nnamespace: choreo.bench\ntasks:\n  - id: fan\n    type: parallel\n    tasks:\n{tasks}\n"
+
+
+def _shell_flow(n: int) -> str:
+    tasks = "\n".join(f"  - id: s{i}\n    type: shell\n    commands: [\"true\"]" for i in range(n))
+    return f"id: bench-shell\nnamespace: choreo.bench\ntasks:\n{tasks}\n"
+
+
+def _spawn_cost(times: int) -> float:
+    costs = []
+    for _ in range(times):
+        start = time.perf_counter()
+        subprocess.run(["/bin/sh", "-c", "true"], check=True)
+        costs.append(time.perf_counter() - start)
+    return statistics.median(costs)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -88,7 +106,7 @@ class Command(ChoreoCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
             return
-        for key in ("M1", "M2", "M3", "MEM"):
+        for key in ("M1", "M2", "M2b", "M3", "MEM"):
             figures = {k: v for k, v in result[key].items() if k != "method"}
             self.stdout.write(f"{key}: {json.dumps(figures)}")
             self.stdout.write(f"    method: {result[key]['method']}")
@@ -96,7 +114,7 @@ class Command(ChoreoCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from orchestrator.engine import runtime, services
 
-        for text in (ONE, _seq_flow(40), _par_flow(40)):
+        for text in (ONE, _seq_flow(40), _par_flow(40), _shell_flow(40)):
             services.deploy(text, "bench")
         runtime.ensure_started()
         try:
@@ -107,6 +125,9 @@ class Command(ChoreoCommand):
             seq = [self._run_and_wait(services, "bench-seq") for _ in range(5)]
             self._run_and_wait(services, "bench-par")
             par = [self._run_and_wait(services, "bench-par") for _ in range(5)]
+            self._run_and_wait(services, "bench-shell")
+            shell = [self._run_and_wait(services, "bench-shell") for _ in range(5)]
+            spawn = _spawn_cost(40)
             m3 = self._m3(services, 500)
         finally:
             runtime.shutdown()
@@ -120,6 +141,10 @@ class Command(ChoreoCommand):
                    "parallel_40_ms": round(statistics.median(par) * 1000, 2),
                    "parallel_40_p99_ms": round(_pct(par, 0.99) * 1000, 2),
                    "runs": len(seq), "method": METHOD["M2"].format(runs=len(seq))},
+            "M2b": {"per_task_above_spawn_ms": round((statistics.median(shell) / 40 - spawn) * 1000, 3),
+                    "per_task_ms": round(statistics.median(shell) / 40 * 1000, 3),
+                    "spawn_ms": round(spawn * 1000, 3), "runs": len(shell),
+                    "method": METHOD["M2b"].format(runs=len(shell), spawns=40)},
             "M3": {"executions_per_s": round(m3, 1), "executions": 500, "method": METHOD["M3"]},
             "MEM": {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                     "method": METHOD["MEM"]},
