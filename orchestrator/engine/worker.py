@@ -52,6 +52,7 @@ class WorkerContext:
         self.deadline = deadline
         self.stop_reason: str | None = None
         self.metrics: dict[str, Any] = {}
+        self.warning = False
         self._stop = threading.Event()
         self._on_stop: list[Callable[[str], None]] = []
         self._logs: list[PendingLog] = []
@@ -98,6 +99,9 @@ class WorkerContext:
     def sleep(self, seconds: float) -> None:
         if self._stop.wait(max(0.0, seconds)):
             raise TaskKilled(self.stop_reason or "stopped")
+
+    def end_in_warning(self) -> None:
+        self.warning = True
 
     def on_stop(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(reason)`` (from another thread) when the attempt must stop;
@@ -259,6 +263,8 @@ class Worker:
             ctx.cleanup()
         if ctx.stop_reason and state == State.SUCCESS:
             state, reason = self._stopped(ctx, job)
+        elif state == State.SUCCESS and ctx.warning:
+            state = State.WARNING
         if reason:
             reason = ctx.mask(reason)
         self._report(job, row, ctx, state, outputs, reason)

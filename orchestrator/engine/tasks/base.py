@@ -124,6 +124,9 @@ class RunContext(Protocol):
     def metrics(self) -> dict[str, Any]:
         """Metrics the task emitted (kept with the task run)."""
 
+    def end_in_warning(self) -> None:
+        """End this attempt in WARNING instead of SUCCESS; its outputs are kept."""
+
 
 class Task(BaseModel, abc.ABC):
     """Properties every task has. Subclasses add their own and set the class metadata."""

@@ -16,5 +16,10 @@ BUILTIN_TASK_MODULES = (
     "orchestrator.engine.tasks.dag",
     "orchestrator.engine.tasks.allow_failure",
     "orchestrator.engine.tasks.labels",
+    "orchestrator.engine.tasks.http",
+    "orchestrator.engine.tasks.duckdb_query",
     "orchestrator.engine.tasks.foreach_item",
+    "orchestrator.engine.tasks.shell",
+    "orchestrator.engine.tasks.python",
+    "orchestrator.engine.tasks.working_directory",
 )
