@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from orchestrator.engine.tasks.base import FlowableTask, RunContext, RunnableTask, Task, TaskFailed
-from orchestrator.engine.tasks.subflow import Subflow
+from orchestrator.engine.tasks.subflow import Subflow, SubflowCall
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]?i?B?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "KB": 1024, "KIB": 1024, "MB": 1024**2, "MIB": 1024**2, "GB": 1024**3, "GIB": 1024**3}
@@ -144,7 +144,7 @@ class ForEachItemMerge(RunnableTask):
                 "iterations": dict(states)}
 
 
-class ForEachItem(FlowableTask):
+class ForEachItem(SubflowCall, FlowableTask):
     """Split the stored file ``items`` into batches and run the subflow once per batch.
 
     The subflow receives the batch's URI through ``{{ taskrun.items }}`` in ``inputs``.
@@ -179,26 +179,13 @@ tasks:
 
     items: str
     batch: Batch = Field(default_factory=Batch)
-    namespace: str
-    flowId: str
-    revision: int | None = None
-    inputs: dict[str, Any] = {}
-    wait: bool = True
-    transmitFailed: bool = True
-    labels: dict[str, str] = {}
-    inheritLabels: bool = False
-    scheduleDate: str | None = None
 
     _steps: list[Task] = PrivateAttr(default_factory=list)
 
     def model_post_init(self, context: Any) -> None:
         split = ForEachItemSplit(id=f"{self.id}_split", type=ForEachItemSplit.short_name, items=self.items,
                                  batch=self.batch, retry=self.retry)
-        subflow = Subflow(
-            id=f"{self.id}_subflow", type=Subflow.short_name, namespace=self.namespace, flowId=self.flowId,
-            revision=self.revision, inputs=self.inputs, wait=self.wait, transmitFailed=self.transmitFailed,
-            labels=self.labels, inheritLabels=self.inheritLabels,
-        )
+        subflow = Subflow(id=f"{self.id}_subflow", type=Subflow.short_name, **self.call_fields())
         items = ForEachItemBatches(id=f"{self.id}_items", type=ForEachItemBatches.short_name, split_id=split.id)
         items._subflow = subflow
         merge = ForEachItemMerge(id=f"{self.id}_merge", type=ForEachItemMerge.short_name, split_id=split.id,

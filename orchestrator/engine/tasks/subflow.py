@@ -3,13 +3,40 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import field_validator
+from pydantic import BaseModel, field_validator
 
 from orchestrator.engine.tasks.base import FlowableTask
 from orchestrator.engine.tasks.labels import labels_as_dict
 
 
-class Subflow(FlowableTask):
+class SubflowCall(BaseModel):
+    """What starting another flow takes; shared by Subflow and ForEachItem."""
+
+    namespace: str
+    flowId: str
+    revision: int | None = None
+    inputs: dict[str, Any] = {}
+    wait: bool = True
+    transmitFailed: bool = True
+    labels: dict[str, str] = {}
+    inheritLabels: bool = False
+    scheduleDate: str | None = None
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels(cls, value: Any) -> Any:
+        return {} if value is None else labels_as_dict(value)
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _inputs(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    def call_fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SubflowCall.model_fields}
+
+
+class Subflow(SubflowCall, FlowableTask):
     """Start ``namespace``/``flowId`` with ``inputs``; with ``wait``, end as it ends.
 
     With ``transmitFailed`` a failed subflow fails this task. ``outputs`` are rendered
@@ -39,26 +66,7 @@ tasks:
       caller: parent
 """
 
-    namespace: str
-    flowId: str
-    revision: int | None = None
-    inputs: dict[str, Any] = {}
-    wait: bool = True
-    transmitFailed: bool = True
-    labels: dict[str, str] = {}
-    inheritLabels: bool = False
     outputs: dict[str, Any] | None = None
-    scheduleDate: str | None = None
-
-    @field_validator("labels", mode="before")
-    @classmethod
-    def _labels(cls, value: Any) -> Any:
-        return {} if value is None else labels_as_dict(value)
-
-    @field_validator("inputs", mode="before")
-    @classmethod
-    def _inputs(cls, value: Any) -> Any:
-        return {} if value is None else value
 
 
 TASK_TYPES = (Subflow,)
