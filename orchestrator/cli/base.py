@@ -34,6 +34,8 @@ class ChoreoCommand(BaseCommand):
     requires_system_checks: list[str] = []
     # Commands that only read files (validate, schema) set this to False.
     needs_database = True
+    # The execution a waiting command works on: Ctrl-C from then on detaches from it.
+    detach_id: str | None = None
 
     def execute(self, *args: Any, **options: Any) -> Any:
         if self.needs_database and not _is_file_only(options):
@@ -48,6 +50,13 @@ class ChoreoCommand(BaseCommand):
 
         try:
             super().run_from_argv(argv)
+        except KeyboardInterrupt:
+            if self.detach_id:
+                self.stderr.write(f"Detached: execution {self.detach_id} goes on; any running Choreo engine "
+                                  "(python manage.py serve) carries it on.")
+                sys.exit(EXIT_OK)
+            self.stderr.write("Interrupted")
+            sys.exit(130)
         except Exit as exc:
             if exc.message:
                 self.stderr.write(exc.message)
@@ -139,11 +148,9 @@ def run_engine_until(cmd: ChoreoCommand, execution_id: str, done: Callable[[Exec
     """Run the engine in this process while waiting; Ctrl-C detaches and leaves it running."""
     from orchestrator.engine import runtime
 
+    cmd.detach_id = execution_id
     runtime.ensure_started()
     try:
         return wait_for(execution_id, done, timeout)
-    except KeyboardInterrupt:
-        raise Exit(EXIT_OK, f"Detached: execution {execution_id} goes on; any running Choreo engine "
-                            "(python manage.py serve) carries it on.") from None
     finally:
         runtime.shutdown(graceful=True)

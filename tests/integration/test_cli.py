@@ -151,3 +151,55 @@ def test_schema_prints_json_schema_with_every_task_type(cli: Cli) -> None:
     text = json.dumps(schema)
     for name in ("io.kestra.plugin.core.log.Log", "io.kestra.plugin.core.flow.ForEach", "subflow", "dag"):
         assert name in text
+
+
+SLOW = """id: slow
+namespace: t
+tasks:
+  - id: before
+    type: log
+    message: first line
+  - id: nap
+    type: sleep
+    duration: PT1.5S
+  - id: after
+    type: log
+    message: last line
+"""
+
+
+def _start(cli: Cli, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=cli.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _created_id(proc: subprocess.Popen[str]) -> str:
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("Execution ") and line.rstrip().endswith("created"):
+            return line.split()[1]
+    raise AssertionError("the run command never said it created an execution")
+
+
+def test_logs_follow_prints_lines_as_they_come_and_stops_at_the_end(cli: Cli) -> None:
+    runner = _start(cli, "flows", "run", cli.flow("slow.yaml", SLOW))
+    execution_id = _created_id(runner)
+    follow = cli("executions", "logs", execution_id, "--follow")
+    runner.wait(timeout=60)
+    assert follow.returncode == 0
+    lines = follow.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith("INFO  before first line") and lines[1].endswith("INFO  after last line")
+
+
+def test_ctrl_c_while_waiting_detaches_and_the_execution_goes_on(cli: Cli) -> None:
+    import signal
+
+    runner = _start(cli, "flows", "run", cli.flow("slow.yaml", SLOW))
+    execution_id = _created_id(runner)
+    runner.send_signal(signal.SIGINT)
+    _, stderr = runner.communicate(timeout=60)
+    assert runner.returncode == 0
+    assert "Detached" in stderr and "goes on" in stderr
+    done = cli("executions", "wait", execution_id, "--json", "--timeout", "60")
+    assert json.loads(done.stdout)["state"] == "SUCCESS"

@@ -147,6 +147,7 @@ class Command(ChoreoCommand):
         inputs = parse_inputs(options["inputs"])
         exe = services.create_execution(deployed.flow.namespace, deployed.flow.flow_id, inputs,
                                         trigger={"type": "manual", "source": "cli"})
+        self.detach_id = str(exe.id)
         self.info(f"Execution {exe.id} created")
         exe = run_engine_until(self, str(exe.id), settled, options["timeout"])
         print_execution(self, exe, as_json=options["json"], logs=options["logs"])
