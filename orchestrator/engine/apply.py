@@ -239,11 +239,13 @@ def _apply(exe: Execution, rows: dict[str, TaskRun], decisions: list[Decision], 
     effects.wake_at = wake_at
     final = exe_states[-1] if exe_states else State(exe.state)
     through = tuple(exe_states[:-1])
-    if final == State.RUNNING and exe.start_date is None:
-        exe_fields["start_date"] = now
-    ok = change_execution(exe, final, now, through=through, bump_version=True, wake_at=wake_at, **exe_fields)
-    if not ok:
-        raise Conflict()
+    # Passes over one execution are serialised by its row lock (PostgreSQL) or BEGIN
+    # IMMEDIATE (SQLite); the version check guards the row when it changes, and a pass
+    # that leaves the row as it was writes nothing.
+    if exe_states or exe_fields or wake_at != exe.wake_at:
+        ok = change_execution(exe, final, now, through=through, bump_version=True, wake_at=wake_at, **exe_fields)
+        if not ok:
+            raise Conflict()
     if exe_states:
         effects.events.append((str(exe.id), {"type": "execution", "state": final.value}))
     if final.is_terminal:
