@@ -101,6 +101,9 @@ class TaskRun(models.Model):
     outputs = models.JSONField(default=dict)
     meta = models.JSONField(default=dict)
     wake_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by every change (see engine.transitions): the executor's snapshot cache
+    # refetches only the rows whose version moved.
+    version = models.PositiveIntegerField(default=0)
     lease_owner = models.CharField(max_length=100, blank=True, default="")
     lease_expires = models.DateTimeField(null=True, blank=True)
     start_date = models.DateTimeField(null=True, blank=True)

@@ -4,6 +4,7 @@ Work for the queue, wake-ups of other executions and events leave only after com
 """
 from __future__ import annotations
 
+import copy
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from orchestrator.engine.executor.decisions import (
 )
 from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
 from orchestrator.engine.logs import PendingLog, write_logs
+from orchestrator.engine.rowcache import RowCache
 from orchestrator.engine.secrets import secret_values, unseal_inputs
 from orchestrator.engine.specs import InvalidStoredFlow, spec_for_revision
 from orchestrator.engine.states import State
@@ -35,6 +37,8 @@ from orchestrator.engine.tasks.base import RetryPolicy, Task
 from orchestrator.engine.transitions import change_execution, change_taskrun
 
 log = logging.getLogger(__name__)
+# The executor thread's cache of task run rows between passes (see rowcache).
+ROWS = RowCache()
 _RUNNABLE_WAITING = (State.CREATED.value, State.QUEUED.value, State.RESTARTED.value)
 
 
@@ -97,7 +101,11 @@ def advance(execution_id: str, *, requeue: bool = False, now: datetime | None = 
             with transaction.atomic():
                 return _advance(execution_id, requeue, now or timezone.now())
         except (Conflict, IntegrityError):
+            ROWS.drop(execution_id)
             continue
+        except BaseException:
+            ROWS.drop(execution_id)
+            raise
     log.warning("execution %s: gave up a pass after repeated conflicts; it will be retried", execution_id)
     return Effects(execution_id=execution_id, wake={execution_id})
 
@@ -109,9 +117,9 @@ def _advance(execution_id: str, requeue: bool, now: datetime) -> Effects:
     except Execution.DoesNotExist:
         return effects
     if State(exe.state).is_terminal:
+        ROWS.drop(execution_id)
         return effects
-    # History is only needed for the few rows this pass changes (read then, on access).
-    rows = list(TaskRun.objects.filter(execution_id=execution_id).defer("state_history"))
+    rows = ROWS.load(execution_id)
     try:
         spec = spec_for_revision(exe.revision_id)
     except InvalidStoredFlow as exc:
@@ -123,7 +131,12 @@ def _advance(execution_id: str, requeue: bool, now: datetime) -> Effects:
         view.running_of_flow = _running_of_flow(exe)
     decider = Decider(spec, view, now)
     decisions = decider.run()
-    _apply(exe, {str(r.id): r for r in rows}, decisions, decider, spec, now, effects)
+    by_id = {str(r.id): r for r in rows}
+    created = _apply(exe, by_id, decisions, decider, spec, now, effects)
+    if State(exe.state).is_terminal:
+        ROWS.drop(execution_id)
+    else:
+        ROWS.keep(execution_id, [*by_id.values(), *created])
     final = decider.exe
     enqueued = {job.taskrun_id for job in effects.jobs}
     if requeue and not State(final.state).is_terminal and final.state != State.KILLING:
@@ -195,7 +208,8 @@ def shared_dir_path(execution_id: str, taskrun_id: str) -> Path:
 
 
 def _apply(exe: Execution, rows: dict[str, TaskRun], decisions: list[Decision], decider: Decider,
-           spec: Any, now: datetime, effects: Effects) -> None:
+           spec: Any, now: datetime, effects: Effects) -> list[TaskRun]:
+    """Write the decisions; returns the task run rows it created."""
     created: dict[str, TaskRun] = {}
     logs: list[PendingLog] = []
     exe_states: list[State] = []
@@ -233,7 +247,9 @@ def _apply(exe: Execution, rows: dict[str, TaskRun], decisions: list[Decision], 
         if isinstance(decision, (CreateTaskRun, UpdateTaskRun)) and _enqueue(decision):
             run_id = _decision_id(decision)
             run = next(r for r in decider.exe.taskruns if r.id == run_id)
-            effects.jobs.append(_job(exe, spec, decider, run, created.get(run_id) or rows.get(run_id)))
+            row = created.get(run_id) or rows.get(run_id)
+            # A copy: the worker changes its row, the cache keeps the executor's.
+            effects.jobs.append(_job(exe, spec, decider, run, copy.copy(row) if row is not None else None))
     waits = [r.wake_at for r in decider.exe.taskruns if r.wake_at is not None and not r.state.is_terminal]
     wake_at = min(waits) if waits else None
     effects.wake_at = wake_at
@@ -255,6 +271,7 @@ def _apply(exe: Execution, rows: dict[str, TaskRun], decisions: list[Decision], 
         _notify_parent(exe, decider.exe, final, now, effects)
     if final.is_terminal and spec.concurrency is not None:
         _wake_queued(exe, effects)
+    return list(created.values())
 
 
 def _decision_id(decision: CreateTaskRun | UpdateTaskRun) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db.models import F
+
 from flows.models import Execution, TaskRun
 from orchestrator.engine.states import IllegalTransition, State, can_transition
 
@@ -36,10 +38,12 @@ def change_taskrun(
         values["state_history"] = history
     if new.is_terminal and old != new:
         values.setdefault("end_date", now)
-    count = TaskRun.objects.filter(**guard).update(**values)
+    count = TaskRun.objects.filter(**guard).update(**values, version=F("version") + 1)
     if count:
         for name, value in values.items():
             setattr(row, name, value)
+        # A best guess: a wrong one only makes the next executor pass refetch the row.
+        row.version = (row.version or 0) + 1
     return bool(count)
 
 
