@@ -160,10 +160,10 @@ def test_parallel_never_runs_more_than_its_limit_at_once(runner: Runner) -> None
             type: parallel
             concurrent: 2
             tasks:
-              - {id: s1, type: sleep, duration: PT0.2S}
-              - {id: s2, type: sleep, duration: PT0.2S}
-              - {id: s3, type: sleep, duration: PT0.2S}
-              - {id: s4, type: sleep, duration: PT0.2S}
+              - {id: s1, type: sleep, duration: PT0.5S}
+              - {id: s2, type: sleep, duration: PT0.5S}
+              - {id: s3, type: sleep, duration: PT0.5S}
+              - {id: s4, type: sleep, duration: PT0.5S}
     """)
     assert exe.state == "SUCCESS"
     spans = [(datetime.fromisoformat(r.attempts[0]["startDate"]), datetime.fromisoformat(r.attempts[0]["endDate"]))
