@@ -1,6 +1,7 @@
 """Problems found in a flow, each at a line and column, in words a Kestra user knows."""
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -118,6 +119,26 @@ def _data_path(doc: Document, error: ErrorDetails) -> tuple[Path, bool]:
     return tuple(path), branched
 
 
+def _known_fields(parent: Any, parent_path: Path) -> list[str]:
+    """The properties the mapping at ``parent_path`` may have: its task type's, or the flow's."""
+    from orchestrator.engine.dsl.spec import FlowSpec
+    from orchestrator.engine.tasks.registry import task_class
+
+    model: Any = None
+    if parent_path == ():
+        model = FlowSpec
+    elif isinstance(parent, Mapping) and isinstance(parent.get("type"), str):
+        model = task_class(parent["type"])
+    if model is None:
+        return []
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _did_you_mean(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
 def _message(path: Path, errors: list[ErrorDetails], describer: Describer) -> str:
     first = errors[0]
     kind = first["type"]
@@ -130,7 +151,8 @@ def _message(path: Path, errors: list[ErrorDetails], describer: Describer) -> st
     if kind == "extra_forbidden":
         parent = describer.doc.get(path[:-1])
         written = isinstance(parent, Mapping) and path[-1] in parent
-        return f'Unrecognized field "{prop}" on {owner}' + ("" if written else " (set by pluginDefaults)")
+        hint = _did_you_mean(str(path[-1]), _known_fields(parent, path[:-1])) if written else ""
+        return f'Unrecognized field "{prop}" on {owner}' + (hint if written else " (set by pluginDefaults)")
     if kind.startswith("choreo_"):
         return "; ".join(dict.fromkeys(e["msg"] for e in errors))
     if kind == "string_pattern_mismatch":
