@@ -21,8 +21,9 @@ from typing import Any, ClassVar
 import duckdb
 
 from orchestrator.engine.durations import format_duration
-from orchestrator.engine.storage import SCHEME, StorageError, storage
+from orchestrator.engine.storage import StorageError, storage
 from orchestrator.engine.tasks.base import RunContext, RunnableTask, TaskFailed, TaskKilled
+from orchestrator.engine.tasks.files import InputFiles, store_output_files, write_input_files
 
 _JDBC_PREFIX = "jdbc:duckdb:"
 _BATCH = 10_000
@@ -77,7 +78,7 @@ tasks:
 
     sql: str
     url: str = _JDBC_PREFIX
-    inputFiles: dict[str, str] | str | None = None
+    inputFiles: InputFiles | None = None
     outputFiles: list[str] | None = None
     fetchType: FetchType = FetchType.NONE
     # Kestra's deprecated flags, in its order of precedence: fetchOne, then store, then fetch.
@@ -92,7 +93,7 @@ tasks:
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         workdir = ctx.working_dir.resolve()
-        self._write_inputs(ctx, workdir)
+        write_input_files(ctx, self.inputFiles, workdir)
         sql = ctx.render_str(_with_output_paths(self.sql, workdir, self.outputFiles or []))
         database = self._database(ctx, workdir)
         try:
@@ -108,7 +109,7 @@ tasks:
             raise TaskFailed(str(exc)) from None
         finally:
             conn.close()
-        stored = self._store_outputs(ctx, workdir)
+        stored = store_output_files(ctx, self.outputFiles or [], workdir)
         if stored:
             outputs["outputFiles"] = stored
         if self.outputDbFile and database != ":memory:":
@@ -136,28 +137,6 @@ tasks:
         if path.startswith(("md:", "motherduck:")):
             return path
         return str(workdir / path)  # an absolute path stays as it is
-
-    def _write_inputs(self, ctx: RunContext, workdir: Path) -> None:
-        if self.inputFiles is None:
-            return
-        files = ctx.render_typed(self.inputFiles)
-        if isinstance(files, str):
-            try:
-                files = json.loads(files)
-            except ValueError:
-                files = None
-        if not isinstance(files, dict):
-            raise TaskFailed("inputFiles must be a map of file name to content or choreo:// URI")
-        for name, value in files.items():
-            target = (workdir / str(name)).resolve()
-            if not target.is_relative_to(workdir):
-                raise TaskFailed(f"inputFiles: {name!r} is outside the working directory")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            text = value if isinstance(value, str) else json.dumps(value)
-            if text.startswith(SCHEME):
-                _copy_stored(text, target, f"inputFiles.{name}")
-            else:
-                target.write_text(text, encoding="utf-8")
 
     def _execute(self, ctx: RunContext, conn: duckdb.DuckDBPyConnection, sql: str,
                  fetch: FetchType) -> dict[str, Any]:
@@ -209,19 +188,6 @@ tasks:
             return {"uri": ctx.store(path, f"{self.id}.jsonl"), "size": size}
         finally:
             path.unlink(missing_ok=True)
-
-    def _store_outputs(self, ctx: RunContext, workdir: Path) -> dict[str, str]:
-        stored: dict[str, str] = {}
-        for pattern in self.outputFiles or []:
-            rendered = ctx.render_str(pattern).strip()
-            if not rendered or Path(rendered).is_absolute():
-                raise TaskFailed(f"outputFiles: {rendered!r} must be a path relative to the working directory")
-            for path in sorted(workdir.glob(rendered)):
-                resolved = path.resolve()
-                if path.is_file() and resolved.is_relative_to(workdir):
-                    name = resolved.relative_to(workdir).as_posix()
-                    stored[name] = ctx.store(resolved, name)
-        return stored
 
 
 def _with_output_paths(sql: str, workdir: Path, patterns: list[str]) -> str:

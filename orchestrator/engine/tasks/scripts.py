@@ -11,31 +11,15 @@ ignored: the commands always run as processes of the worker.
 from __future__ import annotations
 
 import abc
-import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from orchestrator.engine.processes import ProcessResult, base_env, run_process
-from orchestrator.engine.storage import SCHEME, StorageError, storage
 from orchestrator.engine.tasks.base import RunContext, RunnableTask, TaskFailed
-
-
-def _check_input_files(value: Any) -> Any:
-    if isinstance(value, str) and "{{" not in value and "{%" not in value:
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            raise ValueError(f"inputFiles must be a map or a JSON object, got {value[:200]!r}")
-    return value
-
-
-# File name -> content (templated) or a choreo:// URI; or a JSON object text / expression.
-InputFiles = Annotated[dict[str, str] | str, AfterValidator(_check_input_files)]
+from orchestrator.engine.tasks.files import InputFiles, store_output_files, write_input_files
 
 
 class ScriptTask(RunnableTask):
@@ -85,54 +69,3 @@ class ScriptTask(RunnableTask):
         script = "\n".join(["set -e", *lines] if self.failFast else lines)
         argv = [*(ctx.render_str(part) for part in self.interpreter), script]
         return run_process(ctx, argv, cwd=workdir, env=env)
-
-
-def write_input_files(ctx: RunContext, files: dict[str, str] | str | None, workdir: Path) -> None:
-    """Write each file: rendered text, or a stored file copied when the value is a URI."""
-    if files is None:
-        return
-    if isinstance(files, str):
-        rendered = ctx.render_typed(files)
-        try:
-            mapping = json.loads(rendered) if isinstance(rendered, str) else rendered
-        except json.JSONDecodeError:
-            raise TaskFailed(f"inputFiles must render to a JSON object, got {str(rendered)[:200]!r}") from None
-        if not isinstance(mapping, dict):
-            raise TaskFailed(f"inputFiles must render to a JSON object, got {str(rendered)[:200]!r}")
-        contents = {str(k): str(v) for k, v in mapping.items()}
-    else:
-        contents = {ctx.render_str(k): ctx.render_str(v) for k, v in files.items()}
-    for name, content in contents.items():
-        target = inside(workdir, name, "inputFiles")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if content.startswith(SCHEME) and not any(c.isspace() for c in content):
-            try:
-                storage().copy_to(content, target)
-            except StorageError as exc:
-                raise TaskFailed(f"inputFiles {name!r}: {exc}") from None
-        else:
-            target.write_text(content, encoding="utf-8")
-
-
-def store_output_files(ctx: RunContext, patterns: Sequence[str], workdir: Path) -> dict[str, str]:
-    """Store the files matching ``patterns`` (globs relative to ``workdir``)."""
-    root = workdir.resolve()
-    stored: dict[str, str] = {}
-    for pattern in patterns:
-        if not pattern.strip() or Path(pattern).is_absolute() or ".." in Path(pattern).parts:
-            raise TaskFailed(f"outputFiles {pattern!r}: must be a pattern relative to the working directory")
-        for path in sorted(root.glob(pattern)):
-            if path.is_file() and root in path.resolve().parents:
-                name = path.relative_to(root).as_posix()
-                if name not in stored:
-                    stored[name] = ctx.store(path, name)
-    return stored
-
-
-def inside(workdir: Path, name: str, what: str) -> Path:
-    """``workdir / name``, refusing names that leave the working directory."""
-    root = workdir.resolve()
-    target = (root / name).resolve()
-    if root not in target.parents:
-        raise TaskFailed(f"{what} {name!r}: must be a path inside the working directory")
-    return target
