@@ -220,10 +220,9 @@ def restart(execution_id: str) -> Execution:
             raise NotAllowed(f"Execution {exe.id} is {state.value}: only FAILED or KILLED executions restart")
         spec = spec_for_revision(exe.revision_id)
         now = timezone.now()
-        rows = list(TaskRun.objects.filter(execution_id=exe.id).order_by("seq"))
-        _drop_error_branches(spec, rows)
+        rows = _drop_error_branches(spec, list(TaskRun.objects.filter(execution_id=exe.id).order_by("seq")))
         for row in rows:
-            if row.state not in (State.FAILED.value, State.KILLED.value) or row.id is None:
+            if row.state not in (State.FAILED.value, State.KILLED.value):
                 continue
             task = spec.task(row.task_id)
             if task.is_flowable:
@@ -237,8 +236,9 @@ def restart(execution_id: str) -> Execution:
     return exe
 
 
-def _drop_error_branches(spec: Any, rows: list[TaskRun]) -> None:
-    """Task runs of ``errors`` branches are dropped: they run again if the restart fails again."""
+def _drop_error_branches(spec: Any, rows: list[TaskRun]) -> list[TaskRun]:
+    """Task runs of ``errors`` branches are dropped (they run again if the restart fails
+    again); returns the rows that remain."""
     error_ids = {t.id for t in _error_tasks(spec)}
     doomed = {r.id for r in rows if r.task_id in error_ids}
     changed = True
@@ -250,9 +250,7 @@ def _drop_error_branches(spec: Any, rows: list[TaskRun]) -> None:
                 changed = True
     if doomed:
         TaskRun.objects.filter(id__in=doomed).delete()
-        for r in rows:
-            if r.id in doomed:
-                r.id = None  # type: ignore[assignment]
+    return [r for r in rows if r.id not in doomed]
 
 
 def _error_tasks(spec: Any) -> list[Any]:
@@ -269,7 +267,7 @@ def _error_tasks(spec: Any) -> list[Any]:
 
 def _restart_meta(row: TaskRun, rows: list[TaskRun]) -> dict[str, Any]:
     failed_children = any(
-        r.parent_id == row.id and r.state in (State.FAILED.value, State.KILLED.value) for r in rows if r.id
+        r.parent_id == row.id and r.state in (State.FAILED.value, State.KILLED.value) for r in rows
     )
     if failed_children:
         return {k: v for k, v in row.meta.items() if k not in ("child", "error")}

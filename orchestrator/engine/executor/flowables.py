@@ -333,5 +333,3 @@ _RESOLVERS: dict[str, Callable[..., None]] = {
     "ForEachItem": foreach_item,
     "ForEachItemBatches": foreach_item_batches,
 }
-
-__all__ = ["resolve", "worst"]

@@ -17,7 +17,6 @@ from orchestrator.cli.base import (
     print_execution,
     run_engine_until,
     settled,
-    wait_for,
 )
 from orchestrator.engine import events, services
 from orchestrator.engine.serialize import execution_json, log_json
@@ -182,6 +181,3 @@ def _any_running(execution_id: str) -> bool:
 
 def _restarted_and_settled(exe: Execution) -> bool:
     return exe.state not in (State.RESTARTED.value,) and settled(exe)
-
-
-__all__ = ["Command", "wait_for"]
