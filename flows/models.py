@@ -1,4 +1,9 @@
-"""Tables of Choreo. State columns change only through orchestrator.engine.transitions."""
+"""Tables of Choreo: the schema and its migrations.
+
+The engine reads and writes its hot rows through orchestrator.engine.store (raw SQL
+with state, version and lease guards); the admin, the API and the pages read them
+through the ORM. State columns change only through the store.
+"""
 from __future__ import annotations
 
 import uuid
@@ -53,7 +58,6 @@ class Execution(models.Model):
     namespace = models.CharField(max_length=150)
     flow_id = models.CharField(max_length=100)
     state = models.CharField(max_length=16, choices=STATE_CHOICES, default="CREATED")
-    state_history = models.JSONField(default=list)
     inputs = models.JSONField(default=dict)
     outputs = models.JSONField(default=dict)
     labels = models.JSONField(default=dict)
@@ -68,10 +72,15 @@ class Execution(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     start_date = models.DateTimeField()
     end_date = models.DateTimeField(null=True, blank=True)
-    # Bumped by every executor pass: two processes advancing the same execution cannot both win.
+    # Bumped by every executor pass and by user actions that reshape the execution
+    # (restart): two processes advancing the same execution cannot both win.
     version = models.PositiveIntegerField(default=0)
-    # Last log sequence number handed out for this execution.
-    log_seq = models.PositiveIntegerField(default=0)
+    # Last number of the execution's journal (ExecutionEvent and LogEntry rows share it).
+    # Allocating numbers never touches ``version``: a burst of logs cannot make an
+    # executor pass lose its guard.
+    seq = models.PositiveBigIntegerField(default=0)
+    # The engine instance advancing this execution ("" when none); see EngineInstance.
+    owner = models.CharField(max_length=100, blank=True, default="")
     # Earliest moment a timer of this execution is due (pause, retry delay); null if none.
     wake_at = models.DateTimeField(null=True, blank=True)
     # Engine-private state (for example the reason of a failure).
@@ -96,23 +105,22 @@ class TaskRun(models.Model):
     key = models.CharField(max_length=300)
     seq = models.PositiveIntegerField(help_text="Creation order inside the execution")
     state = models.CharField(max_length=16, choices=STATE_CHOICES, default="CREATED")
-    state_history = models.JSONField(default=list)
     attempts = models.JSONField(default=list)
     outputs = models.JSONField(default=dict)
     meta = models.JSONField(default=dict)
     wake_at = models.DateTimeField(null=True, blank=True)
-    # Bumped by every change (see engine.transitions): the executor's snapshot cache
-    # refetches only the rows whose version moved.
+    # Bumped by every change: a worker's claim is guarded by the version it read.
     version = models.PositiveIntegerField(default=0)
+    # The engine instance running the current attempt; the attempt is lost when that
+    # instance stops heartbeating (EngineInstance.heartbeat_at).
     lease_owner = models.CharField(max_length=100, blank=True, default="")
-    lease_expires = models.DateTimeField(null=True, blank=True)
     start_date = models.DateTimeField(null=True, blank=True)
     end_date = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["execution", "key"], name="taskrun_unique_key")]
         indexes = [
-            models.Index(fields=["state", "lease_expires"], name="taskrun_lease_idx"),
+            models.Index(fields=["state", "lease_owner"], name="taskrun_lease_idx"),
         ]
 
 
@@ -128,3 +136,50 @@ class LogEntry(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["execution", "seq"], name="log_unique_seq")]
+
+
+class ExecutionEvent(models.Model):
+    """The execution journal: one row per change of an execution or of one of its task runs.
+
+    ``seq`` comes from the same per-execution counter as LogEntry.seq, so the journal of
+    an execution is these rows and its log lines merged by ``seq``. A row with a
+    ``state`` records a transition (the state histories are read from here).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    type = models.CharField(max_length=16)
+    taskrun_id = models.UUIDField(null=True, blank=True)
+    state = models.CharField(max_length=16, null=True, blank=True)
+    date = models.DateTimeField()
+    payload = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["execution", "seq"], name="event_unique_seq")]
+
+
+class EngineInstance(models.Model):
+    """A live engine or worker process. Executions and attempts it owns are taken over by
+    another instance once ``expires_at`` passed (each heartbeat moves it
+    CHOREO_LEASE_SECONDS ahead), or at once when it deregisters on a clean stop."""
+
+    id = models.CharField(max_length=100, primary_key=True)
+    kind = models.CharField(max_length=16, default="engine")
+    host = models.CharField(max_length=255, default="")
+    pid = models.IntegerField(default=0)
+    started_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+
+class BusSignal(models.Model):
+    """Signals between processes when the database has no LISTEN/NOTIFY (SQLite): written
+    in the transaction of the change, read by every process polling for ids above the
+    last it saw, deleted after a minute."""
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=16)
+    target = models.CharField(max_length=64)
+    sender = models.CharField(max_length=100, default="")
+    created_at = models.DateTimeField()

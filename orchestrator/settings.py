@@ -7,7 +7,7 @@ from pathlib import Path
 import dj_database_url
 
 from orchestrator.engine.tasks.builtin import BUILTIN_TASK_MODULES
-from orchestrator.config import env_bool, env_choice, env_int, env_str, secret_key
+from orchestrator.config import env_bool, env_choice, env_float, env_int, env_str, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -112,9 +112,12 @@ CHOREO_QUEUE_BACKEND = env_str("CHOREO_QUEUE_BACKEND", "orchestrator.engine.queu
 CHOREO_EVENT_PUBLISHER = env_str("CHOREO_EVENT_PUBLISHER", "orchestrator.engine.events.NullPublisher")
 CHOREO_STORAGE_BACKEND = env_str("CHOREO_STORAGE_BACKEND", "orchestrator.engine.storage.LocalStorage")
 CHOREO_WORKER_THREADS = env_int("CHOREO_WORKER_THREADS", 8)
-# A running attempt renews its lease every heartbeat; a lease older than the timeout
-# belongs to a process that died.
-CHOREO_HEARTBEAT_SECONDS = env_int("CHOREO_HEARTBEAT_SECONDS", 2)
-CHOREO_LEASE_SECONDS = env_int("CHOREO_LEASE_SECONDS", 10)
+# Signals between processes: "auto" is LISTEN/NOTIFY on PostgreSQL and a polled table on
+# SQLite; "local" reaches this process only.
+CHOREO_BUS = env_choice("CHOREO_BUS", "auto", ("auto", "postgres", "table", "local"))
+# Each engine or worker process renews its heartbeat this often; the executions and the
+# attempts of a process whose heartbeat is older than the lease are taken over.
+CHOREO_HEARTBEAT_SECONDS = env_float("CHOREO_HEARTBEAT_SECONDS", 1.0)
+CHOREO_LEASE_SECONDS = env_float("CHOREO_LEASE_SECONDS", 10.0)
 CHOREO_LOG_MESSAGE_MAX = env_int("CHOREO_LOG_MESSAGE_MAX", 64 * 1024)
 CHOREO_OUTPUT_MAX = env_int("CHOREO_OUTPUT_MAX", 1024 * 1024)

@@ -5,19 +5,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from orchestrator.engine import runtime, specs
+from orchestrator.engine import infra
+from orchestrator.engine.runtime import Engine
 from tests.helpers import Runner
 
 
 @pytest.fixture
-def engine(transactional_db: None) -> Iterator[runtime.Engine]:
-    specs._cache.clear()
-    started = runtime.ensure_started(threads=4)
+def engine(transactional_db: None) -> Iterator[Engine]:
+    infra.reset()
+    started = Engine.from_settings(threads=4).start()
     yield started
-    runtime.shutdown(timeout=5, graceful=False)
-    specs._cache.clear()
+    started.stop(timeout=5)
+    infra.reset()
 
 
 @pytest.fixture
-def runner(engine: runtime.Engine) -> Runner:
+def runner(engine: Engine) -> Runner:
     return Runner()

@@ -6,8 +6,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flows.models import Execution, LogEntry, TaskRun
+from flows.models import Execution, ExecutionEvent, LogEntry, TaskRun
 from orchestrator.engine import services
+from orchestrator.engine.infra import infra
+from orchestrator.engine.serialize import execution_json
 from orchestrator.engine.states import State
 
 
@@ -17,6 +19,19 @@ def settled(exe: Execution) -> bool:
 
 def terminal(exe: Execution) -> bool:
     return State(exe.state).is_terminal
+
+
+def document(exe: Any, logs: bool = True) -> dict[str, Any]:
+    """The CLI's JSON document of an execution."""
+    row = infra().store.get_execution(str(exe.id))
+    assert row is not None
+    return execution_json(infra().store, row, logs=logs)
+
+
+def history(exe: Any) -> list[str]:
+    """The states the execution went through, in order."""
+    return list(ExecutionEvent.objects.filter(execution_id=exe.id, taskrun_id=None).exclude(state=None)
+                .order_by("seq").values_list("state", flat=True))
 
 
 class Runner:
@@ -29,35 +44,35 @@ class Runner:
             self.deploy(extra)
         deployed = self.deploy(yaml_text)
         exe = services.create_execution(deployed.flow.namespace, deployed.flow.flow_id, inputs or {})
-        return self.wait(exe, settled, timeout) if wait else exe
+        return self.wait(exe, settled, timeout) if wait else Execution.objects.get(id=exe.id)
 
-    def wait(self, exe: Execution, done: Callable[[Execution], bool] = settled, timeout: float = 30) -> Execution:
+    def wait(self, exe: Any, done: Callable[[Execution], bool] = settled, timeout: float = 30) -> Execution:
         deadline = time.monotonic() + timeout
         while True:
-            exe.refresh_from_db()
-            if done(exe):
-                return exe
+            row = Execution.objects.get(id=exe.id)
+            if done(row):
+                return row
             if time.monotonic() > deadline:
-                raise AssertionError(f"execution {exe.id} still {exe.state} after {timeout}s: {self.describe(exe)}")
+                raise AssertionError(f"execution {row.id} still {row.state} after {timeout}s: {self.describe(row)}")
             time.sleep(0.01)
 
-    def describe(self, exe: Execution) -> str:
+    def describe(self, exe: Any) -> str:
         return ", ".join(f"{r.task_id}={r.state}" for r in self.taskruns(exe))
 
-    def taskruns(self, exe: Execution) -> list[TaskRun]:
+    def taskruns(self, exe: Any) -> list[TaskRun]:
         return list(TaskRun.objects.filter(execution_id=exe.id).order_by("seq"))
 
-    def taskrun(self, exe: Execution, task_id: str) -> TaskRun:
+    def taskrun(self, exe: Any, task_id: str) -> TaskRun:
         return next(r for r in self.taskruns(exe) if r.task_id == task_id)
 
-    def states(self, exe: Execution) -> dict[str, str]:
+    def states(self, exe: Any) -> dict[str, str]:
         result: dict[str, str] = {}
         for r in self.taskruns(exe):
             result.setdefault(r.task_id, r.state)
         return result
 
-    def logs(self, exe: Execution) -> list[LogEntry]:
+    def logs(self, exe: Any) -> list[LogEntry]:
         return list(LogEntry.objects.filter(execution_id=exe.id).order_by("seq"))
 
-    def messages(self, exe: Execution) -> list[str]:
+    def messages(self, exe: Any) -> list[str]:
         return [e.message for e in self.logs(exe)]

@@ -13,10 +13,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from flows.models import Execution
-from orchestrator.engine import events
+from orchestrator.engine.infra import infra
 from orchestrator.engine.serialize import execution_json
 from orchestrator.engine.states import State
+from orchestrator.engine.store import ExecutionRow
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT = 0, 1, 2, 3
 
@@ -101,31 +101,35 @@ def parse_inputs(pairs: list[str] | None) -> dict[str, Any]:
     return result
 
 
-def settled(exe: Execution) -> bool:
-    return State(exe.state).is_terminal or exe.state == State.PAUSED.value
+def settled(exe: ExecutionRow) -> bool:
+    return exe.state.is_terminal or exe.state == State.PAUSED
 
 
-def wait_for(execution_id: str, done: Callable[[Execution], bool], timeout: float | None) -> Execution:
-    """Wait (woken by in-process events, checking the database at least twice a second)."""
+def wait_for(execution_id: str, done: Callable[[ExecutionRow], bool], timeout: float | None) -> ExecutionRow:
+    """Wait (woken by events published in this process, reading the database at least
+    twice a second for changes made elsewhere)."""
+    parts = infra()
     deadline = None if timeout is None else time.monotonic() + timeout
-    seen = events.generation()
+    seen = parts.changes.generation
     while True:
-        exe = Execution.objects.get(id=execution_id)
+        exe = parts.store.get_execution(execution_id)
+        if exe is None:
+            raise Exit(EXIT_USAGE, f"error: execution {execution_id} is gone")
         if done(exe):
             return exe
         remaining = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
         if remaining <= 0:
-            raise Exit(EXIT_TIMEOUT, f"Timed out waiting for execution {execution_id} (state {exe.state}); "
+            raise Exit(EXIT_TIMEOUT, f"Timed out waiting for execution {execution_id} (state {exe.state.value}); "
                                      "it goes on")
-        seen = events.wait_for_change(seen, remaining)
+        seen = parts.changes.wait(seen, remaining)
 
 
-def exit_code_for(exe: Execution) -> int:
-    return EXIT_OK if exe.state in ("SUCCESS", "WARNING", "PAUSED") else EXIT_FAILED
+def exit_code_for(exe: ExecutionRow) -> int:
+    return EXIT_OK if exe.state in (State.SUCCESS, State.WARNING, State.PAUSED) else EXIT_FAILED
 
 
-def print_execution(cmd: ChoreoCommand, exe: Execution, *, as_json: bool, logs: bool) -> None:
-    data = execution_json(exe, logs=logs)
+def print_execution(cmd: ChoreoCommand, exe: ExecutionRow, *, as_json: bool, logs: bool) -> None:
+    data = execution_json(infra().store, exe, logs=logs)
     if as_json:
         cmd.emit_json(data)
         return
@@ -143,14 +147,20 @@ def print_execution(cmd: ChoreoCommand, exe: Execution, *, as_json: bool, logs: 
         out.write(f"{line['date']} {line['level']:<5}{task} {line['message']}")
 
 
-def run_engine_until(cmd: ChoreoCommand, execution_id: str, done: Callable[[Execution], bool],
-                     timeout: float | None) -> Execution:
-    """Run the engine in this process while waiting; Ctrl-C detaches and leaves it running."""
-    from orchestrator.engine import runtime
+# How long a command's engine lets running attempts finish when the command stops waiting
+# (a --timeout, Ctrl-C) before it interrupts them; they then run again in another engine.
+STOP_GRACE_SECONDS = 2.0
+
+
+def run_engine_until(cmd: ChoreoCommand, execution_id: str, done: Callable[[ExecutionRow], bool],
+                     timeout: float | None) -> ExecutionRow:
+    """Run an engine in this process while waiting; Ctrl-C detaches: the execution goes
+    on in any other engine (this one hands over what it owns when it stops)."""
+    from orchestrator.engine.runtime import Engine
 
     cmd.detach_id = execution_id
-    runtime.ensure_started()
+    engine = Engine.from_settings().start()
     try:
         return wait_for(execution_id, done, timeout)
     finally:
-        runtime.shutdown(graceful=True)
+        engine.stop(STOP_GRACE_SECONDS)

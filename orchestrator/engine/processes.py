@@ -2,8 +2,9 @@
 
 The command runs in a session of its own, so its whole process group can be signalled:
 on a kill or a timeout it gets SIGTERM, then SIGKILL after ``STOP_GRACE_SECONDS``; when
-the main process ends, whatever it left running in its group is killed too. (A process
-that starts a session of its own escapes the group; nothing short of cgroups stops that.)
+the main process ends, whatever it left running in its group is killed too, and if the
+worker itself dies the reaper (reaper.py) kills the group. (A process that starts a
+session of its own escapes the group; nothing short of cgroups stops that.)
 
 Each stdout line is an INFO log and each stderr line a WARN log, as they are written.
 A stdout line ``::{"outputs": {...}, "metrics": [...]}::`` (Kestra's convention) is not
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from orchestrator.engine.reaper import REAPER
 from orchestrator.engine.tasks.base import Level, RunContext, TaskFailed, TaskKilled
 
 STOP_GRACE_SECONDS = 1.0
@@ -66,6 +68,7 @@ def run_process(ctx: RunContext, argv: Sequence[str], *, cwd: Path, env: Mapping
     except OSError as exc:
         raise TaskFailed(f"Cannot start {argv[0]!r}: {exc.strerror or exc}") from None
     group = _Group(proc)
+    REAPER.track(proc.pid)
     ctx.on_stop(group.stop)
     result = ProcessResult(exit_code=0)
     output = _Output(ctx, result, stdout_level, stderr_level, parse_outputs)
@@ -73,6 +76,7 @@ def run_process(ctx: RunContext, argv: Sequence[str], *, cwd: Path, env: Mapping
         _pump(proc, group, output)
     finally:
         group.finish()
+        REAPER.untrack(proc.pid)
     result.exit_code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
     if ctx.killed:
         raise TaskKilled("the process was stopped")

@@ -7,7 +7,7 @@ import pytest
 
 from orchestrator.engine import services
 from orchestrator.engine.dsl import parse_flow
-from orchestrator.engine.serialize import execution_json
+from tests.helpers import document
 from tests.conformance.corpus import check, corpus_dir, load_cases
 from tests.helpers import Runner, settled, terminal
 
@@ -22,7 +22,7 @@ def test_valid_case(case: dict[str, Any], runner: Runner) -> None:
     deployed = services.deploy((base / case["flow"]).read_text(), case["flow"])
     exe = services.create_execution(deployed.flow.namespace, deployed.flow.flow_id, case.get("inputs") or {})
     exe = runner.wait(exe, settled, timeout=60)
-    assert check(execution_json(exe, logs=True), case["expect"]) == []
+    assert check(document(exe), case["expect"]) == []
     for step in case.get("then") or []:
         if "resume" in step:
             services.resume(str(exe.id), step["resume"] or {})
@@ -32,7 +32,7 @@ def test_valid_case(case: dict[str, Any], runner: Runner) -> None:
             exe = runner.wait(exe, lambda e: e.state != "RESTARTED" and settled(e), timeout=60)
         else:
             exe = runner.wait(exe, terminal, timeout=60)
-        assert check(execution_json(exe, logs=True), step["expect"]) == [], step
+        assert check(document(exe), step["expect"]) == [], step
 
 
 def _busy(exe: Any) -> bool:

@@ -12,17 +12,18 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
-from flows.models import Execution, TaskRun
-from orchestrator.engine import runtime, services
-from orchestrator.engine.serialize import execution_json
-from tests.helpers import Runner, terminal
+from flows.models import ExecutionEvent, Execution, TaskRun
+from orchestrator.engine import services
+from orchestrator.engine.runtime import Engine
+from tests.helpers import Runner, document, history, terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_it_runs_a_flow_and_numbers_its_logs_without_gaps(runner: Runner) -> None:
+def test_it_numbers_every_change_and_log_line_in_one_journal_without_gaps(runner: Runner) -> None:
     exe = runner.run("""
         id: logs
         namespace: t
@@ -32,9 +33,13 @@ def test_it_runs_a_flow_and_numbers_its_logs_without_gaps(runner: Runner) -> Non
     """)
     assert exe.state == "SUCCESS"
     logs = runner.logs(exe)
-    assert [(e.seq, e.level, e.message) for e in logs] == [(1, "INFO", "one"), (2, "INFO", "two"),
-                                                          (3, "WARN", "three")]
+    assert [(e.level, e.message) for e in logs] == [("INFO", "one"), ("INFO", "two"), ("WARN", "three")]
+    assert [e.seq for e in logs] == sorted(e.seq for e in logs)
     assert {e.task_id for e in logs} == {"a", "b"}
+    entries = list(ExecutionEvent.objects.filter(execution_id=exe.id).values_list("seq", "type"))
+    numbers = sorted([seq for seq, _ in entries] + [e.seq for e in logs])
+    assert numbers == list(range(1, exe.seq + 1))
+    assert max(entries) == (exe.seq, "end")
 
 
 def test_kill_stops_running_work_and_starts_nothing_new(runner: Runner) -> None:
@@ -74,7 +79,7 @@ def test_restart_runs_the_failed_task_again_and_drops_the_errors_branch(runner: 
     assert exe.state == "SUCCESS"
     assert runner.states(exe) == {"ok": "SUCCESS", "flaky": "SUCCESS"}
     assert len(runner.taskrun(exe, "flaky").attempts) == 2
-    assert [h["state"] for h in exe.state_history][-4:] == ["FAILED", "RESTARTED", "RUNNING", "SUCCESS"]
+    assert history(exe)[-4:] == ["FAILED", "RESTARTED", "RUNNING", "SUCCESS"]
 
 
 def test_replay_from_a_task_reuses_earlier_task_runs_in_a_new_execution(runner: Runner) -> None:
@@ -146,9 +151,11 @@ def test_secret_inputs_are_encrypted_at_rest_and_masked_in_logs_and_json(runner:
     assert exe.state == "SUCCESS"
     assert "hunter2-s3cret" not in json.dumps(exe.inputs)
     assert runner.messages(exe) == ["token is ******"]
-    document = json.dumps(execution_json(exe, logs=True))
-    assert "hunter2-s3cret" not in document
-    assert "******" in document
+    text = json.dumps(document(exe))
+    assert "hunter2-s3cret" not in text
+    assert "******" in text
+    journal = json.dumps(list(ExecutionEvent.objects.filter(execution_id=exe.id).values_list("payload", flat=True)))
+    assert "hunter2-s3cret" not in journal
 
 
 def test_parallel_never_runs_more_than_its_limit_at_once(runner: Runner) -> None:
@@ -247,7 +254,7 @@ def test_labels_task_sets_execution_labels(runner: Runner) -> None:
     assert exe.labels["stage"] == "PROD"
 
 
-def test_a_lost_worker_is_detected_and_the_task_run_fails_with_a_reason(runner: Runner, engine: runtime.Engine) -> None:
+def test_a_lost_worker_is_detected_and_the_task_run_fails_with_a_reason(runner: Runner, engine: Engine) -> None:
     exe = runner.run("""
         id: orphan
         namespace: t
@@ -255,13 +262,14 @@ def test_a_lost_worker_is_detected_and_the_task_run_fails_with_a_reason(runner: 
           - {id: nap, type: sleep, duration: PT0.1S}
     """)
     run = runner.taskrun(exe, "nap")
-    # Pretend another process had been running a second attempt and died.
+    # Pretend another process had been running a second attempt and died (it is not a
+    # registered, heartbeating instance).
     TaskRun.objects.filter(id=run.id).update(
-        state="RUNNING", lease_owner="ghost:1", lease_expires=timezone.now() - timedelta(seconds=1),
+        state="RUNNING", lease_owner="ghost:1",
         attempts=[*run.attempts, {"state": "RUNNING", "startDate": timezone.now().isoformat()}],
     )
     Execution.objects.filter(id=exe.id).update(state="RUNNING", end_date=None)
-    engine.maintain()
+    engine.scan(timezone.now())
     exe = runner.wait(exe, terminal)
     assert exe.state == "FAILED"
     assert any("lost its worker" in m for m in runner.messages(exe))
@@ -280,14 +288,14 @@ def _db_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-def test_work_of_a_killed_process_is_recovered_and_retried(runner: Runner, tmp_path: Path) -> None:
+def test_work_of_a_killed_process_is_recovered_and_retried(runner: Runner, engine: Engine, tmp_path: Path) -> None:
     flow = tmp_path / "recover.yaml"
     flow.write_text(
         "id: recover\nnamespace: t\ntasks:\n"
         "  - id: nap\n    type: sleep\n    duration: PT3S\n"
         "    retry: {type: constant, interval: PT0.1S, maxAttempt: 2}\n"
     )
-    runtime.shutdown(graceful=False)  # this process's engine stays out of it until the other one dies
+    engine.stop()  # this process's engine stays out of it until the other one dies
     proc = subprocess.Popen([sys.executable, "manage.py", "flows", "run", str(flow), "--json"], cwd=ROOT,
                             env=_cli_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
@@ -300,9 +308,11 @@ def test_work_of_a_killed_process_is_recovered_and_retried(runner: Runner, tmp_p
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    runtime.ensure_started(threads=2)
-    exe = Execution.objects.get(flow_id="recover")
-    exe = runner.wait(exe, terminal, timeout=30)
+    recovering = Engine.from_settings(threads=2).start()
+    try:
+        exe = runner.wait(Execution.objects.get(flow_id="recover"), terminal, timeout=30)
+    finally:
+        recovering.stop()
     run = runner.taskrun(exe, "nap")
     assert exe.state == "SUCCESS"
     assert [a["state"] for a in run.attempts] == ["FAILED", "SUCCESS"]
@@ -325,7 +335,7 @@ def test_a_concurrency_limit_queues_executions_and_runs_them_one_at_a_time(runne
     executions = [services.create_execution("t", deployed.flow.flow_id, {}) for _ in range(3)]
     done = [runner.wait(e, terminal) for e in executions]
     assert [e.state for e in done] == ["SUCCESS"] * 3
-    assert any("QUEUED" in [h["state"] for h in e.state_history] for e in done)
+    assert any("QUEUED" in history(e) for e in done)
     spans = sorted((e.start_date_of_run, e.end_date) for e in (_with_run_start(runner, e) for e in done))
     assert all(spans[i][1] <= spans[i + 1][0] for i in range(2)), spans
 
@@ -357,6 +367,8 @@ def test_an_execution_whose_passes_keep_failing_is_failed_with_the_error(runner:
     # Corrupt data: a task run of a task the flow does not have makes every pass raise.
     TaskRun.objects.create(id="00000000-0000-0000-0000-00000000dead", execution=exe, task_id="ghost",
                            key="/ghost/", seq=99, state="RUNNING")
+    # Written behind the store's back (no journal entry): engines must read everything again.
+    Execution.objects.filter(id=exe.id).update(version=F("version") + 1)
     services.resume(str(exe.id), {})
     exe = runner.wait(exe, terminal, timeout=20)
     assert exe.state == "FAILED"

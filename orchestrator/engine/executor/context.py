@@ -36,6 +36,61 @@ def outputs_map(runs: Iterable[TaskRunView], by_id: dict[str, TaskRunView]) -> d
     return result
 
 
+def execution_context(execution: ExecutionView, flow_revision: int, variables: dict[str, Any]) -> dict[str, Any]:
+    """What every expression of an execution sees, before task-specific variables."""
+    return {
+        "inputs": execution.inputs,
+        "vars": variables,
+        "execution": {
+            "id": execution.id,
+            "startDate": execution.start_date,
+            "originalId": execution.original_id or execution.id,
+            "state": execution.state.value,
+        },
+        "flow": {
+            "id": execution.flow_id,
+            "namespace": execution.namespace,
+            "revision": flow_revision,
+            "tenantId": None,
+        },
+        "labels": execution.labels,
+        "trigger": execution.trigger or {},
+    }
+
+
+def taskrun_context(base: dict[str, Any], outputs: Any, run: TaskRunView, ancestors: list[TaskRunView],
+                    task_type: str) -> dict[str, Any]:
+    """The context of one task run; ``ancestors`` nearest first."""
+    context = {**base, "outputs": outputs}
+    context["task"] = {"id": run.task_id, "type": task_type}
+    context["taskrun"] = {
+        "id": run.id,
+        "value": run.value,
+        "attemptsCount": len(run.attempts),
+        "startDate": run.start_date,
+        "parentId": run.parent_id,
+    }
+    if run.iteration is not None:
+        # ForEachItem's subflows read their batch as {{ taskrun.items }}.
+        context["taskrun"]["items"] = run.value
+    parents = [{"taskrun": {"id": a.id, "value": a.value}, "outputs": a.outputs} for a in ancestors]
+    if parents:
+        context["parent"] = parents[0]
+        context["parents"] = parents
+    context["_loop_path"] = [r.value for r in reversed([run, *ancestors])
+                             if r.iteration is not None and r.value is not None]
+    return context
+
+
+def ancestors_of(run: TaskRunView, by_id: dict[str, TaskRunView]) -> list[TaskRunView]:
+    chain = []
+    current = by_id.get(run.parent_id) if run.parent_id else None
+    while current is not None:
+        chain.append(current)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    return chain
+
+
 class ContextBuilder:
     """Builds contexts for many task runs of one snapshot, sharing the costly parts."""
 
@@ -43,24 +98,7 @@ class ContextBuilder:
         self.execution = execution
         self.by_id = {r.id: r for r in execution.taskruns}
         self._outputs: dict[str, Any] | None = None
-        self._base = {
-            "inputs": execution.inputs,
-            "vars": variables,
-            "execution": {
-                "id": execution.id,
-                "startDate": execution.start_date,
-                "originalId": execution.original_id or execution.id,
-                "state": execution.state.value,
-            },
-            "flow": {
-                "id": execution.flow_id,
-                "namespace": execution.namespace,
-                "revision": flow_revision,
-                "tenantId": None,
-            },
-            "labels": execution.labels,
-            "trigger": execution.trigger or {},
-        }
+        self._base = execution_context(execution, flow_revision, variables)
 
     def invalidate(self) -> None:
         self._outputs = None
@@ -76,28 +114,7 @@ class ContextBuilder:
         return {**self._base, "outputs": self.outputs}
 
     def for_taskrun(self, run: TaskRunView, task_type: str) -> dict[str, Any]:
-        context = self.for_execution()
-        context["task"] = {"id": run.task_id, "type": task_type}
-        context["taskrun"] = {
-            "id": run.id,
-            "value": run.value,
-            "attemptsCount": len(run.attempts),
-            "startDate": run.start_date,
-            "parentId": run.parent_id,
-        }
-        if run.iteration is not None:
-            # ForEachItem's subflows read their batch as {{ taskrun.items }}.
-            context["taskrun"]["items"] = run.value
-        parents = []
-        current = self.by_id.get(run.parent_id) if run.parent_id else None
-        while current is not None:
-            parents.append({"taskrun": {"id": current.id, "value": current.value}, "outputs": current.outputs})
-            current = self.by_id.get(current.parent_id) if current.parent_id else None
-        if parents:
-            context["parent"] = parents[0]
-            context["parents"] = parents
-        context["_loop_path"] = loop_path(run, self.by_id)
-        return context
+        return taskrun_context(self._base, self.outputs, run, ancestors_of(run, self.by_id), task_type)
 
 
 def each_output_function(context: dict[str, Any]) -> Callable[[Any], Any]:

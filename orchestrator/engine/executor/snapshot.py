@@ -24,6 +24,10 @@ class TaskRunView:
     wake_at: datetime | None = None
     start_date: datetime | None = None
     end_date: datetime | None = None
+    # Bookkeeping of the store: the row's version (a claim's guard) and the instance
+    # running its current attempt.
+    version: int = 0
+    lease_owner: str = ""
 
 
 @dataclass

@@ -1,11 +1,35 @@
-"""The interface every queue backend implements."""
+"""The interface every queue backend implements, and the job it carries."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import asdict, dataclass
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from orchestrator.engine.apply import Job
+
+@dataclass(frozen=True)
+class Job:
+    """A runnable task run handed to a worker: a small reference, serialisable as JSON.
+
+    The worker rebuilds everything else (the task, its expression context) from the store
+    and the spec cache, so a job can leave the process (another machine, Celery).
+    ``attempt`` is the attempt the executor expects the worker to start: a stale copy of
+    a job never starts a second one.
+    """
+
+    execution_id: str
+    taskrun_id: str
+    revision_id: int
+    attempt: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Job:
+        data = json.loads(text)
+        return cls(execution_id=str(data["execution_id"]), taskrun_id=str(data["taskrun_id"]),
+                   revision_id=int(data["revision_id"]), attempt=int(data["attempt"]))
 
 
 class QueueBackend(Protocol):

@@ -5,12 +5,10 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from django.db import close_old_connections, connection
 
-if TYPE_CHECKING:
-    from orchestrator.engine.apply import Job
+from orchestrator.engine.queue.base import Job
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -55,11 +53,11 @@ class LocalQueue:
                 job = self._queue.get()
                 if job is _STOP:
                     return
-                assert not isinstance(job, str)
+                assert isinstance(job, Job)
                 with self._lock:
-                    self._queued.discard(job.taskrun_id)  # type: ignore[attr-defined]
+                    self._queued.discard(job.taskrun_id)
                 try:
-                    self._execute(job)  # type: ignore[arg-type]
+                    self._execute(job)
                 except Exception:
                     log.exception("worker: a job failed outside its task")
                     close_old_connections()

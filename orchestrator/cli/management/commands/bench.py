@@ -112,11 +112,12 @@ class Command(ChoreoCommand):
             self.stdout.write(f"    method: {result[key]['method']}")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from orchestrator.engine import runtime, services
+        from orchestrator.engine import services
+        from orchestrator.engine.runtime import Engine
 
         for text in (ONE, _seq_flow(40), _par_flow(40), _shell_flow(40)):
             services.deploy(text, "bench")
-        runtime.ensure_started()
+        engine = Engine.from_settings().start()
         try:
             runs = max(5, options["runs"])
             warmup = 5
@@ -130,7 +131,7 @@ class Command(ChoreoCommand):
             spawn = _spawn_cost(40)
             m3 = self._m3(services, 500)
         finally:
-            runtime.shutdown()
+            engine.stop()
         per_task = [s / 40 * 1000 for s in seq]
         result = {
             "M1": {"p50_ms": round(statistics.median(m1) * 1000, 3), "p99_ms": round(_pct(m1, 0.99) * 1000, 3),

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from flows.models import Execution, LogEntry
+from flows.models import Execution
 from orchestrator.cli.base import (
     EXIT_USAGE,
     ChoreoCommand,
@@ -18,13 +18,16 @@ from orchestrator.cli.base import (
     run_engine_until,
     settled,
 )
-from orchestrator.engine import events, services
-from orchestrator.engine.serialize import execution_json, log_json
+from orchestrator.engine import services
+from orchestrator.engine.infra import infra
+from orchestrator.engine.journal import log_payload
+from orchestrator.engine.serialize import execution_json
 from orchestrator.engine.states import State
+from orchestrator.engine.store import ExecutionRow
 
 
-def _terminal(exe: Execution) -> bool:
-    return State(exe.state).is_terminal
+def _terminal(exe: ExecutionRow) -> bool:
+    return exe.state.is_terminal
 
 
 class Command(ChoreoCommand):
@@ -66,7 +69,7 @@ class Command(ChoreoCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         getattr(self, f"do_{options['action']}")(options)
 
-    def _finish(self, exe: Execution, options: dict[str, Any], done: Any = settled) -> None:
+    def _finish(self, exe: ExecutionRow, options: dict[str, Any], done: Any = settled) -> None:
         exe = run_engine_until(self, str(exe.id), done, options.get("timeout"))
         print_execution(self, exe, as_json=options["json"], logs=options.get("logs", False))
         code = exit_code_for(exe)
@@ -76,7 +79,7 @@ class Command(ChoreoCommand):
     def do_resume(self, options: dict[str, Any]) -> None:
         exe, resumed = services.resume(options["id"], parse_inputs(options["inputs"]))
         if not resumed:
-            self.info(f"Execution {exe.id} is {exe.state}, not paused: nothing to resume")
+            self.info(f"Execution {exe.id} is {exe.state.value}, not paused: nothing to resume")
             print_execution(self, exe, as_json=options["json"], logs=options["logs"])
             return
         self._finish(exe, options, _resumed_and_settled(str(exe.id)))
@@ -94,7 +97,7 @@ class Command(ChoreoCommand):
     def do_kill(self, options: dict[str, Any]) -> None:
         exe, killed = services.kill(options["id"])
         if not killed:
-            self.info(f"Execution {exe.id} is {exe.state}: nothing to kill")
+            self.info(f"Execution {exe.id} is {exe.state.value}: nothing to kill")
             print_execution(self, exe, as_json=options["json"], logs=options["logs"])
             return
         self._finish(exe, options, _terminal)
@@ -128,33 +131,40 @@ class Command(ChoreoCommand):
             rows = rows.filter(state=state)
         rows = rows[: max(1, options["limit"])]
         if options["json"]:
-            self.emit_json([
-                {k: v for k, v in execution_json(e).items() if k != "taskRuns"} for e in rows
-            ])
+            store = infra().store
+            documents = []
+            for e in rows:
+                row = store.get_execution(str(e.id))
+                if row is not None:
+                    documents.append({k: v for k, v in execution_json(store, row).items() if k != "taskRuns"})
+            self.emit_json(documents)
             return
         for e in rows:
             self.stdout.write(f"{e.id}  {e.namespace}.{e.flow_id}  {e.state:<9} {e.start_date.isoformat()}")
 
     def do_logs(self, options: dict[str, Any]) -> None:
         exe = services.get_execution(options["id"])
+        parts = infra()
         last = 0
         documents: list[dict[str, Any]] = []
         while True:
-            for entry in LogEntry.objects.filter(execution_id=exe.id, seq__gt=last).order_by("seq"):
-                last = entry.seq
+            seen = parts.changes.generation
+            for line in parts.store.logs(exe.id, since_seq=last):
+                last = line.seq
+                data = log_payload(line)
                 if options["json"]:
-                    documents.append(log_json(entry))
+                    documents.append(data)
                 else:
-                    task = f" {entry.task_id}" if entry.task_id else ""
-                    self.stdout.write(f"{log_json(entry)['date']} {entry.level:<5}{task} {entry.message}")
-            exe.refresh_from_db(fields=["state"])
-            if not options["follow"] or State(exe.state).is_terminal:
+                    task = f" {line.task_id}" if line.task_id else ""
+                    self.stdout.write(f"{data['date']} {line.level:<5}{task} {line.message}")
+            current = parts.store.get_execution(exe.id)
+            if not options["follow"] or current is None or current.state.is_terminal:
                 # One more read after the end: nothing logged before the end is missed.
-                if options["follow"] and LogEntry.objects.filter(execution_id=exe.id, seq__gt=last).exists():
+                if options["follow"] and parts.store.logs(exe.id, since_seq=last, limit=1):
                     continue
                 break
             try:
-                events.wait_for_change(events.generation(), 0.5)
+                parts.changes.wait(seen, 0.5)
             except KeyboardInterrupt:
                 break
         if options["json"]:
@@ -162,22 +172,17 @@ class Command(ChoreoCommand):
 
 
 def _resumed_and_settled(execution_id: str) -> Any:
-    def done(exe: Execution) -> bool:
-        return State(exe.state).is_terminal or (
-            exe.state == State.PAUSED.value
-            and not _any_running(execution_id)
-        )
+    def done(exe: ExecutionRow) -> bool:
+        return exe.state.is_terminal or (exe.state == State.PAUSED and not _any_running(execution_id))
     return done
 
 
+_BUSY = (State.CREATED, State.QUEUED, State.RUNNING, State.RETRYING)
+
+
 def _any_running(execution_id: str) -> bool:
-    from flows.models import TaskRun
-
-    return TaskRun.objects.filter(
-        execution_id=execution_id,
-        state__in=[State.CREATED.value, State.QUEUED.value, State.RUNNING.value, State.RETRYING.value],
-    ).exists()
+    return any(r.state in _BUSY for r in infra().store.load_taskruns(execution_id))
 
 
-def _restarted_and_settled(exe: Execution) -> bool:
-    return exe.state not in (State.RESTARTED.value,) and settled(exe)
+def _restarted_and_settled(exe: ExecutionRow) -> bool:
+    return exe.state != State.RESTARTED and settled(exe)

@@ -20,18 +20,18 @@ class Command(ChoreoCommand):
                             help="all: web + engine (standalone); web: HTTP and websockets only; engine: no web")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from orchestrator.engine import runtime
+        from orchestrator.engine.runtime import Engine
 
         role = options["role"]
-        if role in ("all", "engine"):
-            runtime.ensure_started()
+        engine = Engine.from_settings().start() if role in ("all", "engine") else None
         try:
             if role == "engine":
                 self._engine_only()
             else:
                 self._web(options["host"], options["port"])
         finally:
-            runtime.shutdown(graceful=True)
+            if engine is not None:
+                engine.stop()
 
     def _web(self, host: str, port: int) -> None:
         from daphne.endpoints import build_endpoint_description_strings

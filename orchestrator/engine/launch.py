@@ -1,0 +1,65 @@
+"""What a new execution is made of: the flow's revision, its validated inputs (FILE inputs
+copied into internal storage, SECRET inputs sealed) and its labels.
+
+Used for every start: a user's run, a subflow task, a retry in a new execution.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from orchestrator.engine.dsl import InputError, resolve_inputs
+from orchestrator.engine.errors import FlowNotFound, NotAllowed
+from orchestrator.engine.secrets import seal_inputs
+from orchestrator.engine.storage import SCHEME, storage, task_uri
+from orchestrator.engine.store import NewExecution, Store
+from orchestrator.engine.store.specs import SpecCache
+
+
+def prepare(store: Store, specs: SpecCache, namespace: str, flow_id: str, inputs: Mapping[str, Any], *,
+            revision: int | None = None, labels: Mapping[str, Any] | None = None, execution_id: str | None = None,
+            parent_id: str | None = None, parent_taskrun_id: str | None = None,
+            trigger: dict[str, Any] | None = None, original_id: str | None = None,
+            meta: dict[str, Any] | None = None, owner: str = "", wake_at: datetime | None = None) -> NewExecution:
+    """A new execution of the flow's current (or given) revision.
+
+    Raises FlowNotFound, NotAllowed (a disabled flow) or InputError (bad inputs).
+    """
+    found = store.current_revision(namespace, flow_id, revision)
+    if found is None:
+        if revision is not None and store.current_revision(namespace, flow_id) is not None:
+            raise FlowNotFound(f"Flow {namespace}.{flow_id} has no revision {revision}")
+        raise FlowNotFound(f"No flow {namespace}.{flow_id}: deploy it first (flows deploy FILE)")
+    revision_id, number, disabled = found
+    if disabled:
+        raise NotAllowed(f"Flow {namespace}.{flow_id} is disabled")
+    spec = specs.get(revision_id)
+    values = resolve_inputs(spec.inputs or [], dict(inputs))
+    execution_id = execution_id or str(uuid.uuid4())
+    values = _upload_files(spec, values, namespace, flow_id, execution_id)
+    secret_ids = [i.id for i in spec.inputs or [] if str(i.type).upper().endswith("SECRET")]
+    return NewExecution(
+        id=execution_id, revision_id=revision_id, revision=number, namespace=namespace, flow_id=flow_id,
+        inputs=seal_inputs(values, secret_ids), labels={**(spec.labels or {}), **dict(labels or {})},
+        trigger=trigger, parent_id=parent_id, parent_taskrun_id=parent_taskrun_id, original_id=original_id,
+        meta=meta or {}, owner=owner, wake_at=wake_at,
+    )
+
+
+def _upload_files(spec: Any, values: dict[str, Any], namespace: str, flow_id: str,
+                  execution_id: str) -> dict[str, Any]:
+    """FILE inputs given as a local path are copied into internal storage (as an upload is)."""
+    result = dict(values)
+    for definition in spec.inputs or []:
+        value = result.get(definition.id)
+        if str(definition.type) != "FILE" or not isinstance(value, str) or value.startswith(SCHEME):
+            continue
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise InputError([f"Invalid input '{definition.id}': no file at {value}"])
+        uri = task_uri(namespace, flow_id, execution_id, "inputs", definition.id, path.name)
+        result[definition.id] = storage().put(uri, path)
+    return result

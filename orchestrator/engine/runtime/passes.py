@@ -1,0 +1,299 @@
+"""One executor pass: lock the execution, bring its snapshot up to date, ``decide``, and
+commit the decisions through the store's one door in the same transaction.
+
+Jobs for workers, wake-ups of other executions and events leave only after commit (the
+engine dispatches the returned Effects).
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, OperationalError, transaction
+
+from orchestrator.engine import launch
+from orchestrator.engine.dsl import InputError
+from orchestrator.engine.errors import ServiceError
+from orchestrator.engine.executor.context import outputs_map
+from orchestrator.engine.executor.decide import Decider
+from orchestrator.engine.executor.decisions import (
+    CreateTaskRun,
+    Decision,
+    LogLine as Say,
+    StartSubflow,
+    UpdateExecution,
+    UpdateTaskRun,
+)
+from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
+from orchestrator.engine.journal import Event, LogLine
+from orchestrator.engine.logs import prepare
+from orchestrator.engine.queue.base import Job
+from orchestrator.engine.runtime.cache import SnapshotCache
+from orchestrator.engine.secrets import secret_values, unseal_inputs
+from orchestrator.engine.states import State
+from orchestrator.engine.store import Conflict, ExecutionChange, ExecutionRow, RunChange, Store
+from orchestrator.engine.store.specs import InvalidStoredFlow, SpecCache
+from orchestrator.engine.worker.paths import shared_root
+
+log = logging.getLogger(__name__)
+_WAITING_FOR_WORKER = (State.CREATED, State.QUEUED, State.RESTARTED)
+_MAX_SUBFLOW_DEPTH = 20
+_ATTEMPTS = 10
+
+
+@dataclass
+class Effects:
+    """What a pass leaves to do once committed."""
+
+    execution_id: str
+    jobs: list[Job] = field(default_factory=list)
+    wake: set[str] = field(default_factory=set)
+    events: list[Event] = field(default_factory=list)
+    wake_at: datetime | None = None
+    # Another live engine owns the execution: this one left it alone.
+    foreign: bool = False
+
+
+class Executor:
+    """Runs passes for one engine instance (one thread), with its snapshot cache."""
+
+    def __init__(self, owner: str, store: Store, specs: SpecCache) -> None:
+        self.owner = owner
+        self.store = store
+        self.specs = specs
+        self.cache = SnapshotCache()
+
+    def advance(self, execution_id: str, now: datetime, *, requeue: bool = False) -> Effects:
+        """One pass over ``execution_id``, retried on a lost race."""
+        for _ in range(_ATTEMPTS):
+            try:
+                with transaction.atomic():
+                    return self._advance(execution_id, now, requeue)
+            except (Conflict, IntegrityError, OperationalError) as exc:
+                # OperationalError: a deadlock or serialisation failure PostgreSQL resolved
+                # by aborting this transaction; the pass starts again from the database.
+                log.debug("execution %s: pass lost a race (%s); again", execution_id, exc)
+                self.cache.drop(execution_id)
+            except BaseException:
+                self.cache.drop(execution_id)
+                raise
+        log.warning("execution %s: gave up a pass after repeated conflicts; it will be retried", execution_id)
+        return Effects(execution_id, wake={execution_id})
+
+    def _advance(self, execution_id: str, now: datetime, requeue: bool) -> Effects:
+        effects = Effects(execution_id)
+        exe = self.store.lock_execution(execution_id, now)
+        if exe is None or exe.state.is_terminal:
+            self.cache.drop(execution_id)
+            return effects
+        if exe.owner not in ("", self.owner) and exe.owner_alive:
+            effects.foreign = True
+            return effects
+        taking_over = exe.owner != self.owner
+        runs = self.cache.load(self.store, exe)
+        try:
+            spec = self.specs.get(exe.revision_id)
+        except InvalidStoredFlow as exc:
+            return self._fail(exe, runs, now, f"The flow cannot be loaded: {exc}")
+        view = _view(exe, runs)
+        if spec.concurrency is not None and exe.state in (State.CREATED, State.QUEUED):
+            view.running_of_flow = self.store.holding_slots(exe.namespace, exe.flow_id, exe.id)
+        decider = Decider(spec, view, now)
+        decisions = decider.run()
+        final = decider.exe
+        write = _Write.of(decisions, decider, now)
+        for start in write.subflows:
+            self._start_subflow(exe, start, decider, write, effects, now)
+        timers = [r.wake_at for r in final.taskruns if r.wake_at is not None and not r.state.is_terminal]
+        wake_at = min(timers) if timers else None
+        effects.wake_at = wake_at
+        fields: dict[str, Any] = {}
+        if write.outputs is not None:
+            fields["outputs"] = write.outputs
+        if wake_at != exe.wake_at:
+            fields["wake_at"] = wake_at
+        end = write.exe_path[-1] if write.exe_path else exe.state
+        if taking_over and not end.is_terminal:
+            fields["owner"] = self.owner
+        if decisions or fields:
+            result = self.store.commit(
+                exe.id, now, execution=ExecutionChange(write.exe_path, exe.state, fields, version=exe.version),
+                created=list(write.created.values()), runs=list(write.changes.values()),
+                logs=prepare(write.logs, secret_values(exe.inputs)),
+            )
+            effects.events = result.events
+            seq, version = result.seq, result.version
+        else:
+            seq, version = exe.seq, exe.version
+        if end.is_terminal:
+            self.cache.drop(exe.id)
+            self._ended(exe, final, end, spec, write.outputs, now, effects)
+        else:
+            self.cache.keep(exe.id, final.taskruns, seq, version)
+        # Runnable task runs may have been queued in a process that is gone (a takeover),
+        # or made runnable again by a user (a restart): queue them here.
+        requeue = requeue or taking_over or exe.state == State.RESTARTED
+        self._jobs(exe, spec, decider, write, requeue, effects)
+        return effects
+
+    # --- after the decisions ----------------------------------------------------------------
+    def _jobs(self, exe: ExecutionRow, spec: Any, decider: Decider, write: _Write, requeue: bool,
+              effects: Effects) -> None:
+        final = decider.exe
+        if final.state.is_terminal or final.state == State.KILLING:
+            return
+        ids = list(write.enqueue)
+        if requeue:
+            ids += [r.id for r in final.taskruns if r.state in _WAITING_FOR_WORKER and r.id not in write.enqueue
+                    and not spec.task(r.task_id).is_flowable]
+        for run_id in ids:
+            run = decider.by_id[run_id]
+            if run.state in _WAITING_FOR_WORKER:
+                effects.jobs.append(Job(exe.id, run.id, exe.revision_id, len(run.attempts) + 1))
+
+    def _start_subflow(self, exe: ExecutionRow, start: StartSubflow, decider: Decider, write: _Write,
+                       effects: Effects, now: datetime) -> None:
+        depth = int(exe.meta.get("depth", 0)) + 1
+        try:
+            if depth > _MAX_SUBFLOW_DEPTH:
+                raise ServiceError(f"subflows nested deeper than {_MAX_SUBFLOW_DEPTH} levels: "
+                                   f"is {start.namespace}.{start.flow_id} recursive?")
+            new = launch.prepare(
+                self.store, self.specs, start.namespace, start.flow_id, start.inputs, revision=start.revision,
+                labels=start.labels, execution_id=start.execution_id, parent_id=exe.id,
+                parent_taskrun_id=start.taskrun_id, trigger={"type": "subflow", "executionId": exe.id},
+                meta={"depth": depth}, owner=self.owner,
+            )
+            self.store.create_execution(new, now)
+        except (ServiceError, InputError) as exc:
+            detail = "; ".join(exc.messages) if isinstance(exc, InputError) else str(exc)
+            reason = f"Cannot start subflow {start.namespace}.{start.flow_id}: {detail}"
+            run = decider.by_id[start.taskrun_id]
+            write.fail(run, reason, now)
+            effects.wake.add(exe.id)
+            return
+        effects.wake.add(new.id)
+
+    def _ended(self, exe: ExecutionRow, final: ExecutionView, end: State, spec: Any,
+               outputs: dict[str, Any] | None, now: datetime, effects: Effects) -> None:
+        root = shared_root(exe.id)
+        transaction.on_commit(lambda: shutil.rmtree(root, ignore_errors=True))
+        if exe.parent_taskrun_id and exe.parent_id:
+            self._notify_parent(exe, final, end, outputs if outputs is not None else exe.outputs, now, effects)
+        if spec.concurrency is not None:
+            queued = self.store.oldest_queued(exe.namespace, exe.flow_id)
+            if queued is not None:
+                effects.wake.add(queued)
+
+    def _notify_parent(self, exe: ExecutionRow, final: ExecutionView, end: State, outputs: dict[str, Any],
+                       now: datetime, effects: Effects) -> None:
+        """A subflow execution ended: hand its result to the parent's task run."""
+        assert exe.parent_id is not None and exe.parent_taskrun_id is not None
+        found = self.store.get_taskruns([exe.parent_taskrun_id])
+        if not found or found[0].state.is_terminal:
+            return
+        run = found[0]
+        by_id = {r.id: r for r in final.taskruns}
+        run.meta = {**run.meta, "child": {"state": end.value, "outputs": outputs,
+                                          "taskOutputs": outputs_map(final.taskruns, by_id)}}
+        result = self.store.commit(exe.parent_id, now, runs=[RunChange(run, expect=run.state)])
+        effects.events.extend(result.events)
+        effects.wake.add(exe.parent_id)
+
+    # --- a pass that cannot decide ----------------------------------------------------------
+    def fail(self, execution_id: str, now: datetime, reason: str) -> Effects:
+        """End an execution FAILED from outside the executor (its passes keep failing)."""
+        with transaction.atomic():
+            exe = self.store.lock_execution(execution_id, now)
+            if exe is None or exe.state.is_terminal:
+                return Effects(execution_id)
+            return self._fail(exe, self.store.load_taskruns(execution_id), now, reason)
+
+    def _fail(self, exe: ExecutionRow, runs: list[TaskRunView], now: datetime, reason: str) -> Effects:
+        self.cache.drop(exe.id)
+        changes = []
+        for run in runs:
+            if run.state.is_terminal:
+                continue
+            expect = run.state
+            run.state, run.lease_owner, run.wake_at = State.FAILED, "", None
+            changes.append(RunChange(run, expect=expect, path=[State.FAILED]))
+        final = State.KILLED if exe.state == State.KILLING else State.FAILED
+        line = LogLine(None, "", None, "ERROR", now, reason)
+        result = self.store.commit(
+            exe.id, now, runs=changes, logs=prepare([line], secret_values(exe.inputs)),
+            execution=ExecutionChange([final], exe.state, {"wake_at": None, "meta": {**exe.meta, "reason": reason}},
+                                      version=exe.version),
+        )
+        return Effects(exe.id, events=result.events)
+
+
+@dataclass
+class _Write:
+    """The decisions of a pass as the store's changes."""
+
+    created: dict[str, tuple[TaskRunView, list[State]]] = field(default_factory=dict)
+    changes: dict[str, RunChange] = field(default_factory=dict)
+    exe_path: list[State] = field(default_factory=list)
+    outputs: dict[str, Any] | None = None
+    logs: list[LogLine] = field(default_factory=list)
+    subflows: list[StartSubflow] = field(default_factory=list)
+    enqueue: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, decisions: list[Decision], decider: Decider, now: datetime) -> _Write:
+        write = cls()
+        for d in decisions:
+            if isinstance(d, CreateTaskRun):
+                run = decider.by_id[d.run.id]
+                write.created[run.id] = (run, [] if d.run.state == State.CREATED else [d.run.state])
+                if d.enqueue:
+                    write.enqueue.append(run.id)
+            elif isinstance(d, UpdateTaskRun):
+                write.step(decider.by_id[d.id], d.old, d.new)
+                if d.enqueue:
+                    write.enqueue.append(d.id)
+            elif isinstance(d, UpdateExecution):
+                write.exe_path.append(d.new)
+                if d.outputs is not None:
+                    write.outputs = d.outputs
+            elif isinstance(d, StartSubflow):
+                write.subflows.append(d)
+            elif isinstance(d, Say):
+                run_ = decider.by_id.get(d.taskrun_id) if d.taskrun_id else None
+                write.logs.append(LogLine(d.taskrun_id, run_.task_id if run_ else "", None, d.level, now,
+                                          d.message))
+        return write
+
+    def step(self, run: TaskRunView, old: State, new: State) -> None:
+        if run.id in self.created:
+            path = self.created[run.id][1]
+            if new != (path[-1] if path else State.CREATED):
+                path.append(new)
+            return
+        change = self.changes.get(run.id)
+        if change is None:
+            change = self.changes[run.id] = RunChange(run, expect=old)
+        if new != (change.path[-1] if change.path else change.expect):
+            change.path.append(new)
+
+    def fail(self, run: TaskRunView, reason: str, now: datetime) -> None:
+        old = run.state
+        run.state = State.FAILED
+        run.end_date = now
+        run.meta = {**run.meta, "error": reason}
+        self.step(run, old, State.FAILED)
+        self.logs.append(LogLine(run.id, run.task_id, None, "ERROR", now, reason))
+
+
+def _view(exe: ExecutionRow, runs: list[TaskRunView]) -> ExecutionView:
+    return ExecutionView(
+        id=exe.id, namespace=exe.namespace, flow_id=exe.flow_id, revision=exe.revision, state=exe.state,
+        start_date=exe.start_date, inputs=unseal_inputs(exe.inputs), labels=exe.labels, trigger=exe.trigger,
+        original_id=exe.original_id,
+        parent={"id": exe.parent_id, "taskrunId": exe.parent_taskrun_id} if exe.parent_id else None,
+        meta=exe.meta, taskruns=runs,
+    )

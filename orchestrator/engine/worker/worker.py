@@ -1,0 +1,246 @@
+"""Workers run runnable task runs: claim an attempt, run it, report the result.
+
+A worker receives a small job reference (queue.base.Job) and rebuilds the rest from the
+store and the spec cache, so the same code runs inside the engine's process or in
+another one. The claim is a conditional update, so a job offered twice runs once. While
+the attempt runs, the process's heartbeat keeps its lease (an attempt is lost when its
+instance stops heartbeating); a kill or a timeout sets the context's stop flag and
+process-based tasks terminate their process group.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+
+from orchestrator.engine.executor.context import execution_context, outputs_map, taskrun_context
+from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
+from orchestrator.engine.expressions import ExpressionError
+from orchestrator.engine.journal import Event, LogLine
+from orchestrator.engine.logs import cap, prepare
+from orchestrator.engine.queue.base import Job
+from orchestrator.engine.retry import next_delay
+from orchestrator.engine.secrets import secret_values, unseal_inputs
+from orchestrator.engine.states import State
+from orchestrator.engine.store import Claim, ExecutionChange, RunChange, Store
+from orchestrator.engine.store.specs import SpecCache
+from orchestrator.engine.tasks.base import RunnableTask, Task, TaskFailed, TaskKilled
+from orchestrator.engine.worker.context import Assignment, Running, WorkerContext
+from orchestrator.engine.worker.paths import shared_dir_path
+
+log = logging.getLogger(__name__)
+# The reason given to attempts stopped because their process stops: they run again elsewhere.
+SHUTDOWN = "shutdown"
+
+
+class Worker:
+    def __init__(self, instance_id: str, store: Store, specs: SpecCache, now: Callable[[], datetime],
+                 publish: Callable[[list[Event]], None], done: Callable[[str], None]) -> None:
+        self.instance_id = instance_id
+        self.store = store
+        self.specs = specs
+        self.now = now
+        self.publish = publish
+        self.done = done
+        self.running = Running()
+
+    def execute(self, job: Job) -> None:
+        claim = self.store.claim(job.taskrun_id, self.instance_id, self.now(), expect_attempt=job.attempt)
+        if claim is None:
+            return
+        self.publish(claim.events)
+        try:
+            assignment = self._assign(claim)
+        except Exception as exc:  # the flow cannot be loaded, the context cannot be built
+            log.exception("task run %s: cannot prepare its attempt", claim.run.id)
+            self._report_failure(claim, f"Task [{claim.run.task_id}] could not start: {type(exc).__name__}: {exc}")
+            return
+        self.run(assignment)
+
+    def run(self, job: Assignment) -> None:
+        now = self.now()
+        deadline = now + job.task.timeout if job.task.timeout else None
+        ctx = WorkerContext(job, deadline, lambda lines, secrets: self._write_logs(job.execution_id, lines, secrets),
+                            lambda: self.store.error_logs(job.execution_id))
+        self.running.add(ctx)
+        outputs: dict[str, Any] = {}
+        reason: str | None = None
+        try:
+            assert isinstance(job.task, RunnableTask)
+            outputs = job.task.run(ctx) or {}
+            state = State.SUCCESS
+        except TaskKilled:
+            state, reason = self._stopped(ctx, job)
+        except (TaskFailed, ExpressionError) as exc:
+            state, reason = State.FAILED, str(exc)
+        except Exception as exc:  # a bug in a task must fail the task, not the worker
+            log.exception("task %s failed unexpectedly", job.task.id)
+            state, reason = State.FAILED, f"{type(exc).__name__}: {exc}"
+        finally:
+            self.running.remove(ctx)
+            ctx.cleanup()
+        if ctx.stop_reason and state == State.SUCCESS:
+            state, reason = self._stopped(ctx, job)
+        elif state == State.SUCCESS and ctx.warning:
+            state = State.WARNING
+        if reason:
+            reason = ctx.mask(reason)
+        self._report(job, ctx, state, outputs, reason)
+
+    # --- building an attempt from the store -------------------------------------------------
+    def _assign(self, claim: Claim) -> Assignment:
+        exe = claim.execution
+        spec = self.specs.get(exe.revision_id)
+        task: Task = spec.task(claim.run.task_id)
+        inputs = unseal_inputs(exe.inputs)
+        view = ExecutionView(
+            id=exe.id, namespace=exe.namespace, flow_id=exe.flow_id, revision=exe.revision, state=exe.state,
+            start_date=exe.start_date, inputs=inputs, labels=exe.labels, trigger=exe.trigger,
+            original_id=exe.original_id,
+        )
+        base = execution_context(view, exe.revision, spec.variables or {})
+        outputs: Mapping[str, Any] = _LazyOutputs(lambda: self._outputs(exe.id))
+        if _mentions_outputs(spec, task):
+            outputs = self._outputs(exe.id)
+        context = taskrun_context(base, outputs, claim.run, claim.ancestors, task.type)
+        # Kestra counts the attempts before this one (0 on the first).
+        context["taskrun"]["attemptsCount"] = claim.attempt - 1
+        shared = next((a for a in claim.ancestors if getattr(spec.task(a.task_id), "shares_working_dir", False)), None)
+        return Assignment(
+            execution_id=exe.id, run=claim.run, attempt=claim.attempt, task=task, context=context,
+            flow_retry=spec.retry, secrets=secret_values(exe.inputs), namespace=exe.namespace, flow_id=exe.flow_id,
+            shared_dir=str(shared_dir_path(exe.id, shared.id)) if shared is not None else None,
+        )
+
+    def _outputs(self, execution_id: str) -> dict[str, Any]:
+        runs = self.store.load_taskruns(execution_id)
+        return outputs_map(runs, {r.id: r for r in runs})
+
+    # --- reporting ------------------------------------------------------------------------------
+    def _stopped(self, ctx: WorkerContext, job: Assignment) -> tuple[State, str]:
+        if ctx.stop_reason == "timeout":
+            return State.FAILED, f"Task [{job.task.id}] timed out after {job.task.timeout}"
+        if ctx.stop_reason == SHUTDOWN:
+            return State.QUEUED, f"Task [{job.task.id}] was interrupted: its worker stopped; it runs again"
+        return State.KILLED, f"Task [{job.task.id}] was killed"
+
+    def _report(self, job: Assignment, ctx: WorkerContext, state: State, outputs: dict[str, Any],
+                reason: str | None) -> None:
+        now = self.now()
+        run = job.run
+        attempts = [dict(a) for a in run.attempts]
+        attempt_state = State.KILLED if state == State.QUEUED else state
+        attempts[-1].update(state=attempt_state.value, endDate=now.isoformat())
+        new_state, wake_at = state, None
+        policy = job.task.retry or job.flow_retry
+        if state == State.FAILED and policy is not None and ctx.stop_reason is None:
+            delay = next_delay(policy, len(attempts), run.start_date or now, now, run.id)
+            if delay is not None:
+                new_state, wake_at = State.RETRYING, now + delay
+        if state == State.SUCCESS and len(attempts) > 1 and policy is not None and policy.warningOnRetry:
+            new_state = State.WARNING
+        logs = ctx.take_logs()
+        if reason:
+            level = "WARN" if new_state in (State.RETRYING, State.QUEUED) else "ERROR"
+            suffix = f" (attempt {len(attempts)}, retrying at {wake_at.isoformat()})" if wake_at else ""
+            logs.append(LogLine(run.id, job.task.id, len(attempts), level, now, reason + suffix))
+        run.attempts = attempts
+        run.state = new_state
+        run.lease_owner = ""
+        run.wake_at = wake_at
+        if new_state not in (State.RETRYING, State.QUEUED):
+            run.outputs = _cap_outputs(_mask_value(outputs, ctx))
+        if ctx.metrics:
+            run.meta = {**run.meta, "metrics": ctx.metrics}
+        self._save(job.execution_id, run, now, prepare(logs, ctx.secrets), ctx.labels)
+
+    def _report_failure(self, claim: Claim, reason: str) -> None:
+        now = self.now()
+        run = claim.run
+        run.attempts = [*run.attempts[:-1], {**run.attempts[-1], "state": State.FAILED.value,
+                                             "endDate": now.isoformat()}]
+        run.state = State.FAILED
+        run.lease_owner = ""
+        line = LogLine(run.id, run.task_id, claim.attempt, "ERROR", now, reason)
+        self._save(claim.execution.id, run, now, prepare([line], secret_values(claim.execution.inputs)), {})
+
+    def _save(self, execution_id: str, run: TaskRunView, now: datetime, logs: list[LogLine],
+              labels: dict[str, str]) -> None:
+        # Another process took the attempt over (this one was thought dead): its result is
+        # dropped, its log lines are kept.
+        change = RunChange(run, expect=State.RUNNING, path=[run.state], expect_lease=self.instance_id,
+                           required=False)
+        result = self.store.commit(execution_id, now, runs=[change], logs=logs,
+                                   execution=ExecutionChange(merge_labels=labels) if labels else None)
+        if result.skipped:
+            log.info("task run %s: result dropped, the attempt was taken over", run.id)
+        self.publish(result.events)
+        self.done(execution_id)
+
+    def _write_logs(self, execution_id: str, lines: list[LogLine], secrets: list[str]) -> None:
+        result = self.store.commit(execution_id, self.now(), logs=prepare(lines, secrets))
+        self.publish(result.events)
+
+
+class _LazyOutputs(Mapping[str, Any]):
+    """``outputs`` for a task whose definition never names them: read only if a template
+    reaches them another way (``render()`` of a variable, say)."""
+
+    def __init__(self, load: Callable[[], dict[str, Any]]) -> None:
+        self._load = load
+        self._data: dict[str, Any] | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = self._load()
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+# id(task) -> (task, mentions): the task is kept so its id is never reused for another.
+_MENTIONS: dict[int, tuple[Task, bool]] = {}
+
+
+def _mentions_outputs(spec: Any, task: Task) -> bool:
+    """Whether the task's properties or the flow's variables name ``outputs`` (then they
+    are read at once; most tasks never need them, and reading them is O(task runs))."""
+    known = _MENTIONS.get(id(task))
+    if known is not None and known[0] is task:
+        return known[1]
+    text = json.dumps(task.model_dump(mode="json"), default=str) + json.dumps(spec.variables or {}, default=str)
+    found = "outputs" in text
+    if len(_MENTIONS) > 10000:
+        _MENTIONS.clear()
+    _MENTIONS[id(task)] = (task, found)
+    return found
+
+
+def _mask_value(value: Any, ctx: WorkerContext) -> Any:
+    if isinstance(value, str):
+        return ctx.mask(value)
+    if isinstance(value, list):
+        return [_mask_value(v, ctx) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask_value(v, ctx) for k, v in value.items()}
+    return value
+
+
+def _cap_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
+    text = json.dumps(outputs, default=str)
+    limit = settings.CHOREO_OUTPUT_MAX
+    if len(text) <= limit:
+        return json.loads(text)  # type: ignore[no-any-return]
+    return {"truncated": True, "message": cap(text, limit, "outputs")}
