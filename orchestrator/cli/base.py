@@ -152,15 +152,21 @@ def print_execution(cmd: ChoreoCommand, exe: ExecutionRow, *, as_json: bool, log
 STOP_GRACE_SECONDS = 2.0
 
 
-def run_engine_until(cmd: ChoreoCommand, execution_id: str, done: Callable[[ExecutionRow], bool],
-                     timeout: float | None) -> ExecutionRow:
-    """Run an engine in this process while waiting; Ctrl-C detaches: the execution goes
-    on in any other engine (this one hands over what it owns when it stops)."""
+def run_engine_until(cmd: ChoreoCommand, begin: Callable[[str], ExecutionRow | None],
+                     done: Callable[[ExecutionRow], bool], timeout: float | None) -> ExecutionRow | None:
+    """Run an engine in this process, call ``begin(engine id)`` (which starts, resumes...
+    an execution: an execution it creates is owned by this engine, so no other engine
+    takes it while this command lives), then wait until ``done``. None when ``begin``
+    returns None (nothing to wait for). Ctrl-C detaches: this engine hands over what it
+    owns when it stops, and any other engine carries it on."""
     from orchestrator.engine.runtime import Engine
 
-    cmd.detach_id = execution_id
     engine = Engine.from_settings().start()
     try:
-        return wait_for(execution_id, done, timeout)
+        exe = begin(engine.id)
+        if exe is None:
+            return None
+        cmd.detach_id = exe.id
+        return wait_for(exe.id, done, timeout)
     finally:
         engine.stop(STOP_GRACE_SECONDS)

@@ -150,7 +150,7 @@ def _restart_meta(run: TaskRunView, runs: list[TaskRunView]) -> dict[str, Any]:
     return {"restarts": int(run.meta.get("restarts", 0)) + 1}
 
 
-def replay(execution_id: str, from_task: str) -> ExecutionRow:
+def replay(execution_id: str, from_task: str, owner: str = "") -> ExecutionRow:
     """A new execution that reuses the task runs before ``from_task`` and runs from there."""
     parts = infra()
     original = get_execution(execution_id)
@@ -169,6 +169,7 @@ def replay(execution_id: str, from_task: str) -> ExecutionRow:
         id=str(uuid.uuid4()), revision_id=original.revision_id, revision=original.revision,
         namespace=original.namespace, flow_id=original.flow_id, inputs=original.inputs, labels=original.labels,
         trigger={"type": "replay", "executionId": original.id, "fromTask": from_task}, original_id=original.id,
+        owner=owner,
     )
     new_ids: dict[str, str] = {}
     for r in runs:

@@ -30,14 +30,17 @@ def get_execution(execution_id: str) -> ExecutionRow:
 
 
 def create_execution(namespace: str, flow_id: str, inputs: Mapping[str, Any], *, revision: int | None = None,
-                     labels: Mapping[str, str] | None = None, trigger: dict[str, Any] | None = None) -> ExecutionRow:
-    """Start an execution of the flow's current (or given) revision; any engine may run it.
+                     labels: Mapping[str, str] | None = None, trigger: dict[str, Any] | None = None,
+                     owner: str = "") -> ExecutionRow:
+    """Start an execution of the flow's current (or given) revision. ``owner``: the engine
+    instance that will advance it (a command running its own engine); by default any
+    engine takes it.
 
     Raises FlowNotFound, NotAllowed or InputError (bad inputs).
     """
     parts = infra()
     new = launch.prepare(parts.store, parts.specs, namespace, flow_id, inputs, revision=revision, labels=labels,
-                         trigger=trigger)
+                         trigger=trigger, owner=owner)
     return start(new)
 
 

@@ -1,6 +1,7 @@
 """``executions resume|restart|replay|kill|wait|show|list|logs``."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import CommandParser
@@ -69,42 +70,57 @@ class Command(ChoreoCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         getattr(self, f"do_{options['action']}")(options)
 
-    def _finish(self, exe: ExecutionRow, options: dict[str, Any], done: Any = settled) -> None:
-        exe = run_engine_until(self, str(exe.id), done, options.get("timeout"))
+    def _finish(self, begin: Callable[[str], ExecutionRow | None], options: dict[str, Any],
+                done: Any = settled) -> None:
+        exe = run_engine_until(self, begin, done, options.get("timeout"))
+        if exe is None:
+            return
         print_execution(self, exe, as_json=options["json"], logs=options.get("logs", False))
         code = exit_code_for(exe)
         if code:
             raise Exit(code)
 
     def do_resume(self, options: dict[str, Any]) -> None:
-        exe, resumed = services.resume(options["id"], parse_inputs(options["inputs"]))
-        if not resumed:
-            self.info(f"Execution {exe.id} is {exe.state.value}, not paused: nothing to resume")
-            print_execution(self, exe, as_json=options["json"], logs=options["logs"])
-            return
-        self._finish(exe, options, _resumed_and_settled(str(exe.id)))
+        def begin(owner: str) -> ExecutionRow | None:
+            exe, resumed = services.resume(options["id"], parse_inputs(options["inputs"]))
+            if not resumed:
+                self.info(f"Execution {exe.id} is {exe.state.value}, not paused: nothing to resume")
+                print_execution(self, exe, as_json=options["json"], logs=options["logs"])
+                return None
+            return exe
+
+        self._finish(begin, options, _resumed_and_settled(options["id"]))
 
     def do_restart(self, options: dict[str, Any]) -> None:
-        exe = services.restart(options["id"])
-        self.info(f"Execution {exe.id} restarted")
-        self._finish(exe, options, _restarted_and_settled)
+        def begin(owner: str) -> ExecutionRow:
+            exe = services.restart(options["id"])
+            self.info(f"Execution {exe.id} restarted")
+            return exe
+
+        self._finish(begin, options, _restarted_and_settled)
 
     def do_replay(self, options: dict[str, Any]) -> None:
-        exe = services.replay(options["id"], options["from_task"])
-        self.info(f"Execution {exe.id} created (replay of {options['id']} from {options['from_task']})")
-        self._finish(exe, options)
+        def begin(owner: str) -> ExecutionRow:
+            exe = services.replay(options["id"], options["from_task"], owner=owner)
+            self.info(f"Execution {exe.id} created (replay of {options['id']} from {options['from_task']})")
+            return exe
+
+        self._finish(begin, options)
 
     def do_kill(self, options: dict[str, Any]) -> None:
-        exe, killed = services.kill(options["id"])
-        if not killed:
-            self.info(f"Execution {exe.id} is {exe.state.value}: nothing to kill")
-            print_execution(self, exe, as_json=options["json"], logs=options["logs"])
-            return
-        self._finish(exe, options, _terminal)
+        def begin(owner: str) -> ExecutionRow | None:
+            exe, killed = services.kill(options["id"])
+            if not killed:
+                self.info(f"Execution {exe.id} is {exe.state.value}: nothing to kill")
+                print_execution(self, exe, as_json=options["json"], logs=options["logs"])
+                return None
+            return exe
+
+        self._finish(begin, options, _terminal)
 
     def do_wait(self, options: dict[str, Any]) -> None:
         exe = services.get_execution(options["id"])
-        self._finish(exe, options, _terminal)
+        self._finish(lambda owner: exe, options, _terminal)
 
     def do_show(self, options: dict[str, Any]) -> None:
         exe = services.get_execution(options["id"])

@@ -22,6 +22,7 @@ from orchestrator.cli.base import (
     settled,
 )
 from orchestrator.engine import services
+from orchestrator.engine.store import ExecutionRow
 from orchestrator.engine.dsl import FlowIssue, flow_json_schema, parse_flow
 
 FLOW_SUFFIXES = (".yaml", ".yml")
@@ -145,11 +146,15 @@ class Command(ChoreoCommand):
             self._deploy_or_exit(Path(extra))
         deployed = self._deploy_or_exit(Path(options["file"]))
         inputs = parse_inputs(options["inputs"])
-        exe = services.create_execution(deployed.flow.namespace, deployed.flow.flow_id, inputs,
-                                        trigger={"type": "manual", "source": "cli"})
-        self.detach_id = str(exe.id)
-        self.info(f"Execution {exe.id} created")
-        exe = run_engine_until(self, str(exe.id), settled, options["timeout"])
+
+        def begin(owner: str) -> ExecutionRow:
+            exe = services.create_execution(deployed.flow.namespace, deployed.flow.flow_id, inputs,
+                                            trigger={"type": "manual", "source": "cli"}, owner=owner)
+            self.info(f"Execution {exe.id} created")
+            return exe
+
+        exe = run_engine_until(self, begin, settled, options["timeout"])
+        assert exe is not None
         print_execution(self, exe, as_json=options["json"], logs=options["logs"])
         code = exit_code_for(exe)
         if code:
