@@ -1,35 +1,8 @@
-"""The execution journal, engine instances and the table bus; state histories move into the journal.
-
-Existing executions keep their histories: each entry of the old ``state_history`` lists
-becomes a journal row numbered after the execution's log lines.
-"""
+"""The execution journal, engine instances and the table bus."""
 from __future__ import annotations
-
-from typing import Any
 
 import django.db.models.deletion
 from django.db import migrations, models
-
-
-def histories_to_journal(apps: Any, schema_editor: Any) -> None:
-    Execution = apps.get_model("flows", "Execution")
-    TaskRun = apps.get_model("flows", "TaskRun")
-    Event = apps.get_model("flows", "ExecutionEvent")
-    for exe in Execution.objects.all().iterator():
-        seq = exe.seq
-        rows = []
-        for entry in exe.state_history or []:
-            seq += 1
-            rows.append(Event(execution_id=exe.id, seq=seq, type="execution", state=entry["state"],
-                              date=entry["date"], payload={"id": str(exe.id), "state": entry["state"]}))
-        for run in TaskRun.objects.filter(execution_id=exe.id).order_by("seq"):
-            for entry in run.state_history or []:
-                seq += 1
-                rows.append(Event(execution_id=exe.id, seq=seq, type="taskrun", taskrun_id=run.id,
-                                  state=entry["state"], date=entry["date"],
-                                  payload={"id": str(run.id), "taskId": run.task_id, "state": entry["state"]}))
-        Event.objects.bulk_create(rows)
-        Execution.objects.filter(id=exe.id).update(seq=seq)
 
 
 class Migration(migrations.Migration):
@@ -85,14 +58,5 @@ class Migration(migrations.Migration):
                 ("sender", models.CharField(default="", max_length=100)),
                 ("created_at", models.DateTimeField()),
             ],
-        ),
-        migrations.RunPython(histories_to_journal, migrations.RunPython.noop),
-        migrations.RemoveField(model_name="execution", name="state_history"),
-        migrations.RemoveField(model_name="taskrun", name="state_history"),
-        migrations.RemoveIndex(model_name="taskrun", name="taskrun_lease_idx"),
-        migrations.RemoveField(model_name="taskrun", name="lease_expires"),
-        migrations.AddIndex(
-            model_name="taskrun",
-            index=models.Index(fields=["state", "lease_owner"], name="taskrun_lease_idx"),
         ),
     ]
