@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from flows.models import Execution, LogEntry, TaskRun
 from orchestrator.engine.apply import Job
+from orchestrator.engine.durations import DurationError, format_duration, resolve_duration
 from orchestrator.engine.executor.context import each_output_function
 from orchestrator.engine.expressions import ExpressionError, render, render_typed, render_value
 from orchestrator.engine.logs import PendingLog, cap, write_logs
@@ -50,6 +51,8 @@ class WorkerContext:
         self.value: str | None = job.context.get("taskrun", {}).get("value")
         self.attempt = attempt
         self.deadline = deadline
+        # The task's timeout once rendered (it may be an expression).
+        self.timeout: timedelta | None = None
         self.stop_reason: str | None = None
         self.metrics: dict[str, Any] = {}
         self.warning = False
@@ -242,12 +245,13 @@ class Worker:
         if claimed is None:
             return
         row, attempt = claimed
-        deadline = timezone.now() + job.task.timeout if job.task.timeout else None
-        ctx = WorkerContext(job, attempt, deadline)
+        ctx = WorkerContext(job, attempt, None)
         self.running.add(ctx)
         outputs: dict[str, Any] = {}
         reason: str | None = None
         try:
+            ctx.timeout = resolve_duration(job.task.timeout, ctx.render_str, "timeout", positive=True)
+            ctx.deadline = timezone.now() + ctx.timeout if ctx.timeout else None
             assert isinstance(job.task, RunnableTask)
             outputs = job.task.run(ctx) or {}
             state = State.SUCCESS
@@ -272,7 +276,8 @@ class Worker:
 
     def _stopped(self, ctx: WorkerContext, job: Job) -> tuple[State, str]:
         if ctx.stop_reason == "timeout":
-            return State.FAILED, f"Task [{job.task.id}] timed out after {job.task.timeout}"
+            limit = format_duration(ctx.timeout) if ctx.timeout else str(job.task.timeout)
+            return State.FAILED, f"Task [{job.task.id}] timed out after {limit}"
         return State.KILLED, f"Task [{job.task.id}] was killed"
 
     def _claim(self, job: Job) -> tuple[TaskRun, int] | None:
@@ -303,7 +308,10 @@ class Worker:
         policy = job.task.retry or job.flow_retry
         if state == State.FAILED and policy is not None and ctx.stop_reason is None:
             first = row.start_date or now
-            delay = next_delay(policy, len(attempts), first, now, job.taskrun_id)
+            try:
+                delay = next_delay(policy, len(attempts), first, now, job.taskrun_id, ctx.render_str)
+            except DurationError as exc:
+                delay, reason = None, "; ".join(filter(None, [reason, ctx.mask(f"not retried: {exc}")]))
             if delay is not None:
                 new_state, wake_at = State.RETRYING, now + delay
         if state == State.SUCCESS and len(attempts) > 1 and policy is not None and policy.warningOnRetry:

@@ -280,3 +280,26 @@ def test_a_pause_is_not_resumed_before_its_timer() -> None:
     s = spec(_pause_flow("delay: PT5S"))
     view = apply(execution(), decide(s, execution(), NOW))
     assert decide(s, view, NOW + timedelta(seconds=4)) == []
+
+
+def test_pause_durations_written_as_expressions_are_rendered_when_the_pause_starts() -> None:
+    for options, inputs, after in [
+        ('delay: "{{ inputs.wait }}"', {"wait": "pt5s"}, timedelta(seconds=5)),
+        ('pauseDuration: "{{ inputs.wait }}"', {"wait": "P1DT1H"}, timedelta(days=1, hours=1)),
+        ('timeout: "{{ inputs.wait }}"', {"wait": "90"}, timedelta(seconds=90)),
+    ]:
+        s = spec(_pause_flow(options))
+        view = apply(execution(**inputs), decide(s, execution(**inputs), NOW))
+        assert view.taskruns[0].state == State.PAUSED, options
+        assert view.taskruns[0].wake_at == NOW + after, options
+
+
+def test_a_pause_delay_that_does_not_render_to_a_duration_fails_the_pause_with_the_reason() -> None:
+    s = spec(_pause_flow('delay: "{{ inputs.wait }}"'))
+    decisions = decide(s, execution(wait="soon"), NOW)
+    view = apply(execution(wait="soon"), decisions)
+    assert view.taskruns[0].state == State.FAILED
+    assert view.state == State.FAILED
+    assert LogLine(taskrun_id=view.taskruns[0].id, level="ERROR", message=(
+        "Invalid delay '{{ inputs.wait }}': it rendered to 'soon', which is not a duration (expected ISO-8601 "
+        "such as PT30S, PT15M or P2DT3H, or a number of seconds)")) in decisions
