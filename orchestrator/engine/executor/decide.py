@@ -23,7 +23,7 @@ from orchestrator.engine.executor.decisions import (
     UpdateTaskRun,
 )
 from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
-from orchestrator.engine.dsl import InputDefinition, InputError, resolve_inputs
+from orchestrator.engine.dsl import OutputError, typed_outputs
 from orchestrator.engine.expressions import ExpressionError, is_truthy, render, render_typed, render_value
 from orchestrator.engine.states import State, worst
 from orchestrator.engine.tasks.base import Task
@@ -161,27 +161,32 @@ class Decider:
         if state in (State.SUCCESS, State.WARNING) and self.spec.outputs:
             try:
                 outputs = self._flow_outputs()
-            except (ExpressionError, InputError) as exc:
-                detail = "; ".join(exc.messages) if isinstance(exc, InputError) else str(exc)
+            except (ExpressionError, OutputError) as exc:
+                detail = "; ".join(exc.messages) if isinstance(exc, OutputError) else str(exc)
                 self.log(None, "ERROR", f"Failed to render the flow outputs: {detail}")
                 state, outputs = State.FAILED, {}
         self.set_execution(state, outputs=outputs or None)
 
     def _flow_outputs(self) -> dict[str, Any]:
-        """Rendered flow outputs: STRING as text (a map becomes JSON), other types coerced."""
+        """Rendered flow outputs, typed (see dsl.outputs). Text types render templates to
+        text (a map becomes JSON); the others keep the value of a lone ``{{ expr }}``."""
         context = self.contexts.for_execution()
         rendered: dict[str, Any] = {}
-        typed: list[InputDefinition] = []
         for output in self.spec.outputs:
-            if str(output.type) == "STRING":
-                rendered[output.id] = render_value(output.value, context)
-            else:
-                raw = output.value
-                rendered[output.id] = render_typed(raw, context) if isinstance(raw, str) else render_value(raw, context)
-                typed.append(InputDefinition(id=output.id, type=output.type, required=output.required))
-        if typed:
-            rendered.update(resolve_inputs(typed, {d.id: rendered[d.id] for d in typed}))
-        return rendered
+            raw = output.value
+            try:
+                if output.renders_as_text or not isinstance(raw, str):
+                    rendered[output.id] = render_value(raw, context)
+                else:
+                    rendered[output.id] = render_typed(raw, context)
+            except ExpressionError as exc:
+                if output.required:
+                    raise
+                # Kestra skips an optional output it cannot render, with a warning.
+                self.log(None, "WARN", f"Failed to render the optional flow output '{output.id}', "
+                         f"it is left empty: {exc}")
+                rendered[output.id] = None
+        return typed_outputs(self.spec.outputs, rendered)
 
     # --- blocks: what flowable resolvers compose ------------------------------------
     def sequence(
