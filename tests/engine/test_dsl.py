@@ -584,3 +584,45 @@ def test_random_structures_never_raise(tree: object, task_type: str) -> None:
         result = parse_flow(yaml.safe_dump(document))
         assert isinstance(result, ParseResult)
         assert (result.flow is None) == bool(result.errors)
+
+
+# --- WorkingDirectory -----------------------------------------------------------------------
+def test_a_working_directory_refuses_each_flowable_child_at_its_place() -> None:
+    result = parse("""\
+        id: f
+        namespace: n
+        tasks:
+          - id: workspace
+            type: io.kestra.plugin.core.flow.WorkingDirectory
+            tasks:
+              - {id: wait, type: io.kestra.plugin.core.flow.Pause, delay: PT1S}
+              - {id: write, type: io.kestra.plugin.scripts.shell.Commands, commands: [echo hi]}
+              - id: branch
+                type: if
+                condition: "{{ true }}"
+                then: [{id: t, type: log, message: x}]
+        """)
+    assert [(e.message, e.line, e.column, e.path) for e in result.errors] == [
+        ("Only runnable tasks are allowed as children of a WorkingDirectory task", 7, 9, "tasks[0].tasks[0]"),
+        ("Only runnable tasks are allowed as children of a WorkingDirectory task", 9, 9, "tasks[0].tasks[2]"),
+    ]
+
+
+def test_a_working_directorys_errors_and_finally_may_hold_flowable_tasks() -> None:
+    ok("""\
+        id: f
+        namespace: n
+        tasks:
+          - id: workspace
+            type: working_directory
+            tasks:
+              - {id: write, type: shell, commands: [echo hi]}
+            errors:
+              - id: alert
+                type: sequential
+                tasks: [{id: a, type: log, message: failed}]
+            finally:
+              - id: cleanup
+                type: parallel
+                tasks: [{id: c, type: log, message: done}]
+        """)
