@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from flows.models import Execution, LogEntry, TaskRun
-from orchestrator.engine.secrets import mask_inputs, mask_text, secret_values
+from orchestrator.engine.secrets import mask_inputs, mask_values, secret_values
 
 
 def iso(value: datetime | str | None) -> str | None:
@@ -64,25 +64,19 @@ def execution_json(exe: Execution, *, logs: bool = False) -> dict[str, Any]:
         "startDate": iso(exe.start_date),
         "endDate": iso(exe.end_date),
         "inputs": mask_inputs(exe.inputs),
-        "outputs": _mask(exe.outputs, secrets),
+        "outputs": mask_values(exe.outputs, secrets),
         "labels": exe.labels,
         "trigger": exe.trigger,
         "parentId": str(exe.parent_execution_id) if exe.parent_execution_id else None,
         "originalId": str(exe.original_execution_id) if exe.original_execution_id else None,
-        "taskRuns": [_mask(taskrun_json(r), secrets) for r in runs],
+        "taskRuns": [_mask_taskrun(taskrun_json(r), secrets) for r in runs],
     }
     if logs:
         data["logs"] = [log_json(e) for e in LogEntry.objects.filter(execution_id=exe.id).order_by("seq")]
     return data
 
 
-def _mask(value: Any, secrets: list[str]) -> Any:
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        return mask_text(value, secrets)
-    if isinstance(value, list):
-        return [_mask(v, secrets) for v in value]
-    if isinstance(value, dict):
-        return {k: _mask(v, secrets) for k, v in value.items()}
-    return value
+def _mask_taskrun(data: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
+    """Mask what the task run produced (its outputs, its loop value), never its ids, task
+    id or state: a short secret may well be spelled like a task id."""
+    return {**data, "outputs": mask_values(data["outputs"], secrets), "value": mask_values(data["value"], secrets)}

@@ -27,7 +27,7 @@ from orchestrator.engine.executor.context import each_output_function
 from orchestrator.engine.expressions import ExpressionError, render, render_typed, render_value
 from orchestrator.engine.logs import PendingLog, cap, write_logs
 from orchestrator.engine.retry import next_delay
-from orchestrator.engine.secrets import SecretNotFound, lookup_secret, mask_forms, mask_text
+from orchestrator.engine.secrets import SecretNotFound, lookup_secret, mask_forms, mask_text, mask_values
 from orchestrator.engine.storage import StorageError, storage, task_uri
 from orchestrator.engine.states import State
 from orchestrator.engine.tasks.base import Level, RunnableTask, TaskFailed, TaskKilled
@@ -326,7 +326,7 @@ class Worker:
             "_lease_owner": self.owner,
         }
         if new_state != State.RETRYING:
-            fields["outputs"] = _cap_outputs(_mask_value(outputs, ctx))
+            fields["outputs"] = _cap_outputs(mask_values(outputs, ctx._secrets))
         if ctx.metrics:
             fields["meta"] = {**row.meta, "metrics": ctx.metrics}
         if logs or ctx.labels:
@@ -342,16 +342,6 @@ class Worker:
         from orchestrator.engine import events
 
         events.publish(job.execution_id, {"type": "taskrun", "id": job.taskrun_id, "state": new_state.value})
-
-
-def _mask_value(value: Any, ctx: WorkerContext) -> Any:
-    if isinstance(value, str):
-        return ctx.mask(value)
-    if isinstance(value, list):
-        return [_mask_value(v, ctx) for v in value]
-    if isinstance(value, dict):
-        return {k: _mask_value(v, ctx) for k, v in value.items()}
-    return value
 
 
 def _merge_labels(execution_id: str, labels: dict[str, str]) -> None:

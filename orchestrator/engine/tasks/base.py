@@ -106,7 +106,7 @@ class RunContext(Protocol):
         """A secret's value (see secrets.lookup_secret); masked in logs from then on."""
 
     def mask(self, text: str) -> str:
-        """``text`` with every secret seen by this attempt replaced by ******."""
+        """``text`` with every secret seen by this attempt replaced by ********."""
 
     def store(self, path: Path, name: str | None = None) -> str:
         """Keep a file in internal storage under this task run; returns its choreo:// URI."""
