@@ -17,6 +17,7 @@ from orchestrator.engine.retry import next_delay
 from orchestrator.engine.secrets import secret_values
 from orchestrator.engine.specs import spec_for_revision
 from orchestrator.engine.states import State
+from orchestrator.engine.tolerance import tolerated_state
 from orchestrator.engine.transitions import change_taskrun
 
 
@@ -46,6 +47,7 @@ def recover_lost_attempt(row: TaskRun, now: datetime) -> bool:
                     delay, reason = None, f"{reason}; not retried: {exc}"
                 if delay is not None:
                     new_state, wake_at = State.RETRYING, now + delay
+            new_state = tolerated_state(task, new_state)
         ok = change_taskrun(
             row, new_state, now, expect=State.RUNNING, _lease_owner=row.lease_owner, attempts=attempts,
             lease_owner="", lease_expires=None, wake_at=wake_at,

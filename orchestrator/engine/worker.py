@@ -31,6 +31,7 @@ from orchestrator.engine.secrets import SecretNotFound, lookup_secret, mask_form
 from orchestrator.engine.storage import StorageError, storage, task_uri
 from orchestrator.engine.states import State
 from orchestrator.engine.tasks.base import Level, RunnableTask, TaskFailed, TaskKilled
+from orchestrator.engine.tolerance import tolerated_state
 from orchestrator.engine.transitions import change_taskrun
 
 log = logging.getLogger(__name__)
@@ -316,6 +317,7 @@ class Worker:
                 new_state, wake_at = State.RETRYING, now + delay
         if state == State.SUCCESS and len(attempts) > 1 and policy is not None and policy.warningOnRetry:
             new_state = State.WARNING
+        new_state = tolerated_state(job.task, new_state)
         logs = ctx.take_logs()
         if reason:
             level = "WARN" if new_state == State.RETRYING else "ERROR"

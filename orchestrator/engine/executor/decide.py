@@ -27,6 +27,7 @@ from orchestrator.engine.dsl import OutputError, typed_outputs
 from orchestrator.engine.expressions import ExpressionError, is_truthy, render, render_typed, render_value
 from orchestrator.engine.states import State, worst
 from orchestrator.engine.tasks.base import Task
+from orchestrator.engine.tolerance import tolerated_state
 
 _TASKRUN_NS = uuid.UUID("6f1c1c4e-7d1f-4b53-9a57-2f0d6c3e9b10")
 # A safety net against a resolver that keeps changing the snapshot: real flows settle
@@ -311,7 +312,12 @@ class Decider:
 
     def end(self, run: TaskRunView, state: State, *, outputs: dict[str, Any] | None = None,
             reason: str | None = None) -> None:
-        self.update(run, state, outputs=outputs, reason=reason, clear_wake=True)
+        """End a flowable task run; its own allowFailure / allowWarning apply here, as the
+        worker applies a runnable task's."""
+        final = tolerated_state(self.task(run.task_id), state)
+        if reason and final != state and state in _STOPPING:
+            self.log(run.id, "ERROR", reason)  # tolerated, but the failure is still told
+        self.update(run, final, outputs=outputs, reason=reason, clear_wake=True)
 
     def start_subflow(self, run: TaskRunView, decision: StartSubflow) -> None:
         self.decisions.append(decision)
@@ -348,14 +354,11 @@ class Decider:
 
 
 def effective_state(task: Task, state: State) -> State:
-    """How a child's end state counts for its block (allowFailure, allowWarning, SKIPPED)."""
-    if state == State.FAILED and task.allowFailure:
-        return State.WARNING
-    if state == State.WARNING and task.allowWarning:
-        return State.SUCCESS
-    if state == State.SKIPPED:
-        return State.SUCCESS
-    return state
+    """How a child's end state counts for its block: tolerated (a task run that ended
+    outside the worker and the resolvers, such as a failed runIf, is tolerated here), and
+    SKIPPED as SUCCESS."""
+    state = tolerated_state(task, state)
+    return State.SUCCESS if state == State.SKIPPED else state
 
 
 def _key(parent_id: str | None, task_id: str, iteration: int | None) -> str:
