@@ -1,4 +1,9 @@
-"""SECRET inputs: encrypted at rest, decrypted only to render, masked everywhere shown."""
+"""SECRET inputs: encrypted at rest, decrypted only to render, masked everywhere shown.
+
+Masking replaces values, never names: a secret whose text is ``greet`` masks the word in
+a log line or an output value, but a task ``greet`` keeps its id and an output keyed
+``greet`` keeps its key.
+"""
 from __future__ import annotations
 
 import base64
@@ -6,14 +11,15 @@ import binascii
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 
-MASK = "******"
+# Kestra's mask, for secret() values and SECRET inputs alike.
+MASK = "********"
 _MARK = "$secret"
 
 
@@ -63,6 +69,19 @@ def mask_text(text: str, secrets: Iterable[str]) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def mask_values(value: Any, secrets: Sequence[str]) -> Any:
+    """``value`` with every text inside it masked; mapping keys are left as they are."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return mask_text(value, secrets)
+    if isinstance(value, list):
+        return [mask_values(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: mask_values(v, secrets) for k, v in value.items()}
+    return value
 
 
 class SecretNotFound(Exception):

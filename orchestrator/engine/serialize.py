@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from orchestrator.engine.journal import iso, log_payload, taskrun_payload
-from orchestrator.engine.secrets import mask_inputs, mask_text, secret_values
+from orchestrator.engine.secrets import mask_inputs, mask_values, secret_values
 from orchestrator.engine.store import ExecutionRow, Store
 
 
@@ -21,7 +21,7 @@ def execution_json(store: Store, exe: ExecutionRow, *, logs: bool = False) -> di
         data = taskrun_payload(run)
         data = {**{k: data[k] for k in ("id", "taskId", "parentTaskRunId", "value", "state")},
                 "stateHistory": _history(run_histories.get(run.id, [])), **data}
-        runs.append(_mask(data, secrets))
+        runs.append(_mask_taskrun(data, secrets))
     data = {
         "id": exe.id,
         "namespace": exe.namespace,
@@ -32,7 +32,7 @@ def execution_json(store: Store, exe: ExecutionRow, *, logs: bool = False) -> di
         "startDate": iso(exe.start_date),
         "endDate": iso(exe.end_date),
         "inputs": mask_inputs(exe.inputs),
-        "outputs": _mask(exe.outputs, secrets),
+        "outputs": mask_values(exe.outputs, secrets),
         "labels": exe.labels,
         "trigger": exe.trigger,
         "parentId": exe.parent_id,
@@ -44,13 +44,7 @@ def execution_json(store: Store, exe: ExecutionRow, *, logs: bool = False) -> di
     return data
 
 
-def _mask(value: Any, secrets: list[str]) -> Any:
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        return mask_text(value, secrets)
-    if isinstance(value, list):
-        return [_mask(v, secrets) for v in value]
-    if isinstance(value, dict):
-        return {k: _mask(v, secrets) for k, v in value.items()}
-    return value
+def _mask_taskrun(data: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
+    """Mask what the task run produced (its outputs, its loop value), never its ids, task
+    id or state: a short secret may well be spelled like a task id."""
+    return {**data, "outputs": mask_values(data["outputs"], secrets), "value": mask_values(data["value"], secrets)}

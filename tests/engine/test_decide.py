@@ -280,3 +280,96 @@ def test_a_pause_is_not_resumed_before_its_timer() -> None:
     s = spec(_pause_flow("delay: PT5S"))
     view = apply(execution(), decide(s, execution(), NOW))
     assert decide(s, view, NOW + timedelta(seconds=4)) == []
+
+
+def test_pause_durations_written_as_expressions_are_rendered_when_the_pause_starts() -> None:
+    for options, inputs, after in [
+        ('delay: "{{ inputs.wait }}"', {"wait": "pt5s"}, timedelta(seconds=5)),
+        ('pauseDuration: "{{ inputs.wait }}"', {"wait": "P1DT1H"}, timedelta(days=1, hours=1)),
+        ('timeout: "{{ inputs.wait }}"', {"wait": "90"}, timedelta(seconds=90)),
+    ]:
+        s = spec(_pause_flow(options))
+        view = apply(execution(**inputs), decide(s, execution(**inputs), NOW))
+        assert view.taskruns[0].state == State.PAUSED, options
+        assert view.taskruns[0].wake_at == NOW + after, options
+
+
+def test_a_pause_delay_that_does_not_render_to_a_duration_fails_the_pause_with_the_reason() -> None:
+    s = spec(_pause_flow('delay: "{{ inputs.wait }}"'))
+    decisions = decide(s, execution(wait="soon"), NOW)
+    view = apply(execution(wait="soon"), decisions)
+    assert view.taskruns[0].state == State.FAILED
+    assert view.state == State.FAILED
+    assert LogLine(taskrun_id=view.taskruns[0].id, level="ERROR", message=(
+        "Invalid delay '{{ inputs.wait }}': it rendered to 'soon', which is not a duration (expected ISO-8601 "
+        "such as PT30S, PT15M or P2DT3H, or a number of seconds)")) in decisions
+
+
+# --- allowFailure and allowWarning on flowable tasks ------------------------------------------
+def _block(options: str, child_state: State) -> ExecutionView:
+    """A sequential block ``seq`` (with ``options``) whose one child ends ``child_state``,
+    then a task ``after``; the execution once decided again."""
+    s = spec(f"""
+        id: f
+        namespace: t
+        tasks:
+          - id: seq
+            type: sequential
+            {options}
+            tasks:
+              - {{id: child, type: return, format: x}}
+          - {{id: after, type: return, format: y}}
+    """)
+    view = apply(execution(), decide(s, execution(), NOW))
+    finish(view, "child", child_state)
+    view = apply(view, decide(s, view, NOW))
+    if any(r.task_id == "after" for r in view.taskruns):
+        finish(view, "after")
+        view = apply(view, decide(s, view, NOW))
+    return view
+
+
+def _state(view: ExecutionView, task_id: str) -> State:
+    return next(r.state for r in view.taskruns if r.task_id == task_id)
+
+
+def test_allow_warning_ends_a_flowable_task_run_that_warned_in_success() -> None:
+    warned = _block("allowWarning: true", State.WARNING)
+    assert (_state(warned, "seq"), warned.state) == (State.SUCCESS, State.SUCCESS)
+    plain = _block("", State.WARNING)
+    assert (_state(plain, "seq"), plain.state) == (State.WARNING, State.WARNING)
+
+
+def test_allow_failure_ends_a_failed_flowable_task_run_in_warning_and_lets_the_flow_go_on() -> None:
+    view = _block("allowFailure: true", State.FAILED)
+    assert (_state(view, "seq"), _state(view, "after"), view.state) == (State.WARNING, State.SUCCESS, State.WARNING)
+
+
+def test_allow_failure_with_allow_warning_ends_a_failed_flowable_task_run_in_success() -> None:
+    view = _block("allowFailure: true\n            allowWarning: true", State.FAILED)
+    assert (_state(view, "seq"), view.state) == (State.SUCCESS, State.SUCCESS)
+
+
+def test_allow_warning_does_not_hide_a_failure() -> None:
+    view = _block("allowWarning: true", State.FAILED)
+    assert (_state(view, "seq"), view.state) == (State.FAILED, State.FAILED)
+
+
+def test_a_pause_that_ends_in_warning_by_its_behavior_is_allowed_to_warn() -> None:
+    view = _expire("pauseDuration: PT1H\n            behavior: WARN\n            allowWarning: true")
+    assert view.taskruns[0].state == State.SUCCESS
+
+
+def test_a_child_that_ended_outside_the_worker_counts_as_tolerated_for_its_block() -> None:
+    # A task run a lost worker left FAILED, or a broken runIf: its block tolerates it.
+    s = spec("""
+        id: f
+        namespace: t
+        tasks:
+          - {id: a, type: return, format: x, allowFailure: true, allowWarning: true}
+          - {id: b, type: return, format: y}
+    """)
+    view = apply(execution(), decide(s, execution(), NOW))
+    finish(view, "a", State.FAILED)
+    view = apply(view, decide(s, view, NOW))
+    assert [(r.task_id, r.state) for r in view.taskruns] == [("a", State.FAILED), ("b", State.CREATED)]

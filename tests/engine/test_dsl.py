@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -387,6 +388,73 @@ def test_bad_durations_are_refused_wherever_they_appear(where: str, snippet: str
     assert "duration" in error.message and error.line == 7
 
 
+def test_durations_read_as_javas_duration_parse_and_kestras_numbers_of_seconds() -> None:
+    flow = ok("""\
+        id: f
+        namespace: n
+        retry: {type: constant, interval: PT0.25s, maxDuration: 60, maxAttempt: 3}
+        tasks:
+          - id: wait
+            type: pause
+            delay: P2DT3H4M
+            timeout: pt1m
+          - id: nap
+            type: sleep
+            duration: "1.5"
+            retry: {type: random, minInterval: -PT1S, maxInterval: "PT1,5S"}
+        """).flow
+    assert flow is not None
+    wait, nap = flow.tasks
+    assert wait.delay == timedelta(days=2, hours=3, minutes=4)  # type: ignore[attr-defined]
+    assert wait.timeout == timedelta(minutes=1)
+    assert flow.retry is not None and flow.retry.interval == timedelta(milliseconds=250)
+    assert flow.retry.maxDuration == timedelta(seconds=60)
+    assert nap.duration == timedelta(seconds=1.5)  # type: ignore[attr-defined]
+    assert nap.retry is not None and nap.retry.minInterval == timedelta(seconds=-1)
+    assert nap.retry.maxInterval == timedelta(seconds=1.5)
+
+
+def test_a_duration_written_as_an_expression_is_kept_for_run_time() -> None:
+    flow = ok("""\
+        id: f
+        namespace: n
+        tasks:
+          - id: wait
+            type: pause
+            delay: "{{ inputs.delay }}"
+            pauseDuration: "{{ vars.grace }}"
+            timeout: "{{ inputs.limit }}"
+            retry: {type: constant, interval: "{{ vars.every }}", maxAttempt: 2}
+        """).flow
+    assert flow is not None
+    wait = flow.tasks[0]
+    assert (wait.delay, wait.pauseDuration, wait.timeout) == (  # type: ignore[attr-defined]
+        "{{ inputs.delay }}", "{{ vars.grace }}", "{{ inputs.limit }}")
+    assert wait.retry is not None and wait.retry.interval == "{{ vars.every }}"
+
+
+def test_a_bad_literal_duration_names_its_property_path() -> None:
+    error = only_error("""\
+        id: f
+        namespace: n
+        tasks:
+          - id: a
+            type: log
+            message: x
+            retry: {type: constant, interval: P1W, maxAttempt: 2}
+        """)
+    assert error.message.startswith(
+        'Invalid value for "retry.interval" on task [a] (log): invalid duration \'P1W\'')
+    assert "write days, such as P14D" in error.message
+    assert (error.line, error.column, error.path) == (7, 39, "tasks[0].retry.interval")
+
+
+@pytest.mark.parametrize(("timeout", "shown"), [("PT0S", "'PT0S'"), ("-PT1M", "'-PT1M'"), ("0", "0")])
+def test_a_timeout_must_be_positive(timeout: str, shown: str) -> None:
+    error = only_error(f"id: f\nnamespace: n\ntasks:\n  - id: a\n    type: log\n    message: x\n    timeout: {timeout}\n")
+    assert error.message == f'Invalid value for "timeout" on task [a] (log): a timeout must be positive, got {shown}'
+
+
 # --- deprecations and defaults -------------------------------------------------------------------
 def test_deprecated_forms_parse_with_warnings() -> None:
     result = ok("""\
@@ -516,3 +584,45 @@ def test_random_structures_never_raise(tree: object, task_type: str) -> None:
         result = parse_flow(yaml.safe_dump(document))
         assert isinstance(result, ParseResult)
         assert (result.flow is None) == bool(result.errors)
+
+
+# --- WorkingDirectory -----------------------------------------------------------------------
+def test_a_working_directory_refuses_each_flowable_child_at_its_place() -> None:
+    result = parse("""\
+        id: f
+        namespace: n
+        tasks:
+          - id: workspace
+            type: io.kestra.plugin.core.flow.WorkingDirectory
+            tasks:
+              - {id: wait, type: io.kestra.plugin.core.flow.Pause, delay: PT1S}
+              - {id: write, type: io.kestra.plugin.scripts.shell.Commands, commands: [echo hi]}
+              - id: branch
+                type: if
+                condition: "{{ true }}"
+                then: [{id: t, type: log, message: x}]
+        """)
+    assert [(e.message, e.line, e.column, e.path) for e in result.errors] == [
+        ("Only runnable tasks are allowed as children of a WorkingDirectory task", 7, 9, "tasks[0].tasks[0]"),
+        ("Only runnable tasks are allowed as children of a WorkingDirectory task", 9, 9, "tasks[0].tasks[2]"),
+    ]
+
+
+def test_a_working_directorys_errors_and_finally_may_hold_flowable_tasks() -> None:
+    ok("""\
+        id: f
+        namespace: n
+        tasks:
+          - id: workspace
+            type: working_directory
+            tasks:
+              - {id: write, type: shell, commands: [echo hi]}
+            errors:
+              - id: alert
+                type: sequential
+                tasks: [{id: a, type: log, message: failed}]
+            finally:
+              - id: cleanup
+                type: parallel
+                tasks: [{id: c, type: log, message: done}]
+        """)

@@ -1,5 +1,5 @@
 """Checks across the whole flow that one model cannot make: duplicate ids, recursion,
-reserved labels, and deprecation warnings.
+reserved labels, what a WorkingDirectory may hold, and deprecation warnings.
 
 They read the YAML values (not the validated models) so they still run, and report,
 when other parts of the flow are invalid.
@@ -11,6 +11,7 @@ from typing import Any
 
 from orchestrator.engine.dsl.document import Document, Path
 from orchestrator.engine.dsl.issues import FlowIssue, issue_at
+from orchestrator.engine.tasks.base import FlowableTask, Task
 from orchestrator.engine.tasks.registry import is_deprecated_type, task_class
 
 ALLOWED_SYSTEM_LABELS = frozenset({"system.readOnly"})
@@ -34,6 +35,7 @@ class FlowChecks:
             if isinstance(self.doc.get((*path, "onResume")), list):
                 self.duplicate_ids((*path, "onResume"), "input")
         self.subflows(known_flows)
+        self.working_directories()
         self.labels()
         self.deprecations()
 
@@ -85,6 +87,25 @@ class FlowChecks:
                 if not known_flows(str(target[0]), str(target[1])):
                     self._warn((*path, "flowId"), f"Subflow task [{task.get('id')}] calls flow "
                                f"[{target[0]}.{target[1]}], which is not deployed")
+
+    def working_directories(self) -> None:
+        """A WorkingDirectory's ``tasks`` run one after another in its folder, so they must be
+        runnable (Kestra's rule and message). Its ``errors`` and ``finally`` may be anything:
+        Kestra runs those as any block does."""
+        for path in self.task_paths:
+            cls = self._class_at(path)
+            children = self.doc.get((*path, "tasks"))
+            if cls is None or not cls.shares_working_dir or not isinstance(children, list):
+                continue
+            for i in range(len(children)):
+                child = self._class_at((*path, "tasks", i))
+                if child is not None and issubclass(child, FlowableTask):
+                    self._error((*path, "tasks", i), "Only runnable tasks are allowed as children of a WorkingDirectory task")
+
+    def _class_at(self, path: Path) -> type[Task] | None:
+        task = self.doc.get(path)
+        type_name = task.get("type") if isinstance(task, Mapping) else None
+        return task_class(type_name) if isinstance(type_name, str) else None
 
     def labels(self) -> None:
         labels = self.top.get("labels")

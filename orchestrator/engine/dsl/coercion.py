@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from orchestrator.engine.durations import format_duration, parse_duration
+from orchestrator.engine.durations import format_duration, parse_duration, parse_iso_duration
 
 if TYPE_CHECKING:
     from orchestrator.engine.dsl.inputs import InputDefinition
@@ -136,7 +136,10 @@ def _time(definition: InputDefinition, value: Any) -> str:
 
 
 def _duration(definition: InputDefinition, value: Any) -> str:
-    return format_duration(parse_duration(value))
+    # Kestra reads a DURATION value with Duration.parse alone: no number of seconds.
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO-8601 duration such as PT15M, got {shown(value)}")
+    return format_duration(parse_iso_duration(value))
 
 
 def _json(definition: InputDefinition, value: Any) -> Any:

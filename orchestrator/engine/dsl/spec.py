@@ -6,26 +6,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from orchestrator.engine.dsl.inputs import INPUT_ID_PATTERN, InputDefinition, InputType
+from orchestrator.engine.dsl.inputs import InputDefinition
+from orchestrator.engine.dsl.outputs import OutputDefinition
 from orchestrator.engine.dsl.triggers import TriggerSpec
 from orchestrator.engine.tasks.base import RetryPolicy, Task, TaskList
 from orchestrator.engine.tasks.labels import labels_as_dict
 
 FLOW_ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$"
 NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
-
-
-class OutputDefinition(BaseModel):
-    """A flow output: ``value`` is rendered once the execution succeeded."""
-
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
-
-    id: str = Field(pattern=INPUT_ID_PATTERN, max_length=100)
-    type: InputType = InputType.STRING
-    value: Any
-    description: str | None = None
-    displayName: str | None = None
-    required: bool = True
 
 
 class Listener(BaseModel):

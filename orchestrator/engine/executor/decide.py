@@ -23,10 +23,11 @@ from orchestrator.engine.executor.decisions import (
     UpdateTaskRun,
 )
 from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
-from orchestrator.engine.dsl import InputDefinition, InputError, resolve_inputs
+from orchestrator.engine.dsl import OutputError, typed_outputs
 from orchestrator.engine.expressions import ExpressionError, is_truthy, render, render_typed, render_value
 from orchestrator.engine.states import State, worst
 from orchestrator.engine.tasks.base import Task
+from orchestrator.engine.tolerance import tolerated_state
 
 _TASKRUN_NS = uuid.UUID("6f1c1c4e-7d1f-4b53-9a57-2f0d6c3e9b10")
 # A safety net against a resolver that keeps changing the snapshot: real flows settle
@@ -161,27 +162,32 @@ class Decider:
         if state in (State.SUCCESS, State.WARNING) and self.spec.outputs:
             try:
                 outputs = self._flow_outputs()
-            except (ExpressionError, InputError) as exc:
-                detail = "; ".join(exc.messages) if isinstance(exc, InputError) else str(exc)
+            except (ExpressionError, OutputError) as exc:
+                detail = "; ".join(exc.messages) if isinstance(exc, OutputError) else str(exc)
                 self.log(None, "ERROR", f"Failed to render the flow outputs: {detail}")
                 state, outputs = State.FAILED, {}
         self.set_execution(state, outputs=outputs or None)
 
     def _flow_outputs(self) -> dict[str, Any]:
-        """Rendered flow outputs: STRING as text (a map becomes JSON), other types coerced."""
+        """Rendered flow outputs, typed (see dsl.outputs). Text types render templates to
+        text (a map becomes JSON); the others keep the value of a lone ``{{ expr }}``."""
         context = self.contexts.for_execution()
         rendered: dict[str, Any] = {}
-        typed: list[InputDefinition] = []
         for output in self.spec.outputs:
-            if str(output.type) == "STRING":
-                rendered[output.id] = render_value(output.value, context)
-            else:
-                raw = output.value
-                rendered[output.id] = render_typed(raw, context) if isinstance(raw, str) else render_value(raw, context)
-                typed.append(InputDefinition(id=output.id, type=output.type, required=output.required))
-        if typed:
-            rendered.update(resolve_inputs(typed, {d.id: rendered[d.id] for d in typed}))
-        return rendered
+            raw = output.value
+            try:
+                if output.renders_as_text or not isinstance(raw, str):
+                    rendered[output.id] = render_value(raw, context)
+                else:
+                    rendered[output.id] = render_typed(raw, context)
+            except ExpressionError as exc:
+                if output.required:
+                    raise
+                # Kestra skips an optional output it cannot render, with a warning.
+                self.log(None, "WARN", f"Failed to render the optional flow output '{output.id}', "
+                         f"it is left empty: {exc}")
+                rendered[output.id] = None
+        return typed_outputs(self.spec.outputs, rendered)
 
     # --- blocks: what flowable resolvers compose ------------------------------------
     def sequence(
@@ -306,7 +312,12 @@ class Decider:
 
     def end(self, run: TaskRunView, state: State, *, outputs: dict[str, Any] | None = None,
             reason: str | None = None) -> None:
-        self.update(run, state, outputs=outputs, reason=reason, clear_wake=True)
+        """End a flowable task run; its own allowFailure / allowWarning apply here, as the
+        worker applies a runnable task's."""
+        final = tolerated_state(self.task(run.task_id), state)
+        if reason and final != state and state in _STOPPING:
+            self.log(run.id, "ERROR", reason)  # tolerated, but the failure is still told
+        self.update(run, final, outputs=outputs, reason=reason, clear_wake=True)
 
     def start_subflow(self, run: TaskRunView, decision: StartSubflow) -> None:
         self.decisions.append(decision)
@@ -343,14 +354,11 @@ class Decider:
 
 
 def effective_state(task: Task, state: State) -> State:
-    """How a child's end state counts for its block (allowFailure, allowWarning, SKIPPED)."""
-    if state == State.FAILED and task.allowFailure:
-        return State.WARNING
-    if state == State.WARNING and task.allowWarning:
-        return State.SUCCESS
-    if state == State.SKIPPED:
-        return State.SUCCESS
-    return state
+    """How a child's end state counts for its block: tolerated (a task run that ended
+    outside the worker and the resolvers, such as a failed runIf, is tolerated here), and
+    SKIPPED as SUCCESS."""
+    state = tolerated_state(task, state)
+    return State.SUCCESS if state == State.SKIPPED else state
 
 
 def _key(parent_id: str | None, task_id: str, iteration: int | None) -> str:

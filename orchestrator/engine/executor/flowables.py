@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.engine.durations import resolve_duration
 from orchestrator.engine.executor.decisions import StartSubflow
 from orchestrator.engine.executor.snapshot import TaskRunView
 from orchestrator.engine.expressions import ExpressionError, is_truthy
@@ -202,7 +203,7 @@ def dag(d: Decider, run: TaskRunView, task: Any) -> None:
 def pause(d: Decider, run: TaskRunView, task: Any) -> None:
     meta = run.meta
     if run.state == State.RUNNING and not meta.get("paused_at") and not meta.get("resumed"):
-        timer, action = _pause_timer(task)
+        timer, action = _pause_timer(task, lambda template: d.render(run, template))
         new_meta = {**meta, "paused_at": d.now.isoformat(), "timer_action": action}
         d.update(run, State.PAUSED, meta=new_meta, wake_at=d.now + timer if timer is not None else None)
         return
@@ -230,15 +231,17 @@ def pause(d: Decider, run: TaskRunView, task: Any) -> None:
         d.end(run, state)
 
 
-def _pause_timer(task: Any) -> tuple[timedelta | None, str]:
+def _pause_timer(task: Any, render: Callable[[str], str]) -> tuple[timedelta | None, str]:
+    """How long the pause lasts and what ends it; a DurationError (an ExpressionError)
+    fails the task run when an expression does not render to a duration."""
     if task.delay is not None:
-        return task.delay, "resume"
+        return resolve_duration(task.delay, render, "delay"), "resume"
     if getattr(task, "pauseDuration", None) is not None:
         behavior = str(getattr(task, "behavior", "RESUME") or "RESUME").lower()
-        return task.pauseDuration, behavior
+        return resolve_duration(task.pauseDuration, render, "pauseDuration"), behavior
     if task.timeout is not None:
         # Kestra before 1.x (and the shared corpus): a pause not resumed in time fails.
-        return task.timeout, "fail"
+        return resolve_duration(task.timeout, render, "timeout", positive=True), "fail"
     return None, "resume"
 
 

@@ -1,17 +1,24 @@
 """Attempts whose worker stopped heartbeating: retried by policy, else failed with a reason."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 
+from orchestrator.engine.durations import DurationError
+from orchestrator.engine.executor.context import ContextBuilder
+from orchestrator.engine.executor.snapshot import ExecutionView
+from orchestrator.engine.expressions import render
 from orchestrator.engine.journal import Event, LogLine
 from orchestrator.engine.logs import prepare
 from orchestrator.engine.retry import next_delay
-from orchestrator.engine.secrets import secret_values
+from orchestrator.engine.secrets import secret_values, unseal_inputs
 from orchestrator.engine.states import State
-from orchestrator.engine.store import LostAttempt, RunChange, Store
+from orchestrator.engine.store import ExecutionRow, LostAttempt, RunChange, Store
 from orchestrator.engine.store.specs import SpecCache
+from orchestrator.engine.tolerance import tolerated_state
 
 
 def recover_lost_attempt(store: Store, specs: SpecCache, lost: LostAttempt, now: datetime) -> list[Event] | None:
@@ -34,11 +41,17 @@ def recover_lost_attempt(store: Store, specs: SpecCache, lost: LostAttempt, now:
         if exe.state == State.KILLING:
             new_state = State.KILLED
         else:
-            policy = task.retry or specs.get(exe.revision_id).retry
+            spec = specs.get(exe.revision_id)
+            policy = task.retry or spec.retry
             if policy is not None:
-                delay = next_delay(policy, len(attempts), run.start_date or now, now, run.id)
+                try:
+                    delay = next_delay(policy, len(attempts), run.start_date or now, now, run.id,
+                                       _renderer(store, exe, spec))
+                except DurationError as exc:
+                    delay, reason = None, f"{reason}; not retried: {exc}"
                 if delay is not None:
                     new_state, wake_at = State.RETRYING, now + delay
+            new_state = tolerated_state(task, new_state)
         run.state, run.attempts, run.lease_owner, run.wake_at = new_state, attempts, "", wake_at
         level = "WARN" if new_state == State.RETRYING else "ERROR"
         line = LogLine(run.id, run.task_id, len(attempts), level, now, reason)
@@ -48,3 +61,22 @@ def recover_lost_attempt(store: Store, specs: SpecCache, lost: LostAttempt, now:
                             required=False)],
         )
         return None if result.skipped else result.events
+
+
+def _renderer(store: Store, exe: ExecutionRow, spec: Any) -> Callable[[str], str]:
+    """Renders retry durations written as expressions, in the execution's context (built
+    only if one is needed): the worker that had the task run's own context is gone."""
+    context: dict[str, Any] = {}
+
+    def render_one(template: str) -> str:
+        if not context:
+            runs = store.load_taskruns(exe.id)
+            view = ExecutionView(
+                id=exe.id, namespace=exe.namespace, flow_id=exe.flow_id, revision=exe.revision, state=exe.state,
+                start_date=exe.start_date, inputs=unseal_inputs(exe.inputs), labels=exe.labels, trigger=exe.trigger,
+                original_id=exe.original_id, taskruns=runs,
+            )
+            context.update(ContextBuilder(view, exe.revision, spec.variables or {}).for_execution())
+        return render(template, context)
+
+    return render_one

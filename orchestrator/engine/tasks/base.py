@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from orchestrator.engine.durations import Duration
+from orchestrator.engine.durations import DynamicDuration, Timeout
 
 ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$"
 
@@ -59,10 +59,10 @@ class RetryPolicy(BaseModel):
 
     type: Literal["constant", "exponential", "random"]
     maxAttempt: int | None = Field(default=None, ge=1, validation_alias="maxAttempt")
-    maxDuration: Duration | None = None
-    interval: Duration | None = None
-    maxInterval: Duration | None = None
-    minInterval: Duration | None = None
+    maxDuration: DynamicDuration | None = None
+    interval: DynamicDuration | None = None
+    maxInterval: DynamicDuration | None = None
+    minInterval: DynamicDuration | None = None
     delayFactor: float | None = None
     warningOnRetry: bool = False
     behavior: Literal["RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION"] = "RETRY_FAILED_TASK"
@@ -106,7 +106,7 @@ class RunContext(Protocol):
         """A secret's value (see secrets.lookup_secret); masked in logs from then on."""
 
     def mask(self, text: str) -> str:
-        """``text`` with every secret seen by this attempt replaced by ******."""
+        """``text`` with every secret seen by this attempt replaced by ********."""
 
     def store(self, path: Path, name: str | None = None) -> str:
         """Keep a file in internal storage under this task run; returns its choreo:// URI."""
@@ -151,7 +151,7 @@ class Task(BaseModel, abc.ABC):
     type: str
     description: str | None = None
     disabled: bool = False
-    timeout: Duration | None = None
+    timeout: Timeout | None = None
     retry: RetryPolicy | None = None
     allowFailure: bool = False
     allowWarning: bool = False

@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from orchestrator.engine.durations import Duration
+from orchestrator.engine.secrets import MASK
 from orchestrator.engine.storage import SCHEME, StorageError, storage
 from orchestrator.engine.tasks.base import Level, RunContext, RunnableTask, TaskFailed, TaskKilled
 
@@ -381,7 +382,7 @@ def _headers(response: httpx.Response) -> dict[str, list[str]]:
 
 def _header_lines(headers: httpx.Headers) -> str:
     # Credentials are redacted whatever the secrets: a Basic header is an encoding of them.
-    return "\n".join(f"{k}: {'******' if k.lower() in _REDACTED_HEADERS else v}" for k, v in headers.multi_items())
+    return "\n".join(f"{k}: {MASK if k.lower() in _REDACTED_HEADERS else v}" for k, v in headers.multi_items())
 
 
 def _is_json(content_type: str) -> bool:

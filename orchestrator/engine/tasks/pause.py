@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from orchestrator.engine.dsl.inputs import InputDefinition
-from orchestrator.engine.durations import Duration
+from orchestrator.engine.durations import DynamicDuration
 from orchestrator.engine.tasks.base import FlowableTask, Task, TaskList
 
 
@@ -37,8 +37,8 @@ tasks:
     message: "Approved: {{ outputs.wait_for_approval.onResume.approved }}"
 """
 
-    delay: Duration | None = None
-    pauseDuration: Duration | None = None
+    delay: DynamicDuration | None = None
+    pauseDuration: DynamicDuration | None = None
     behavior: Literal["RESUME", "WARN", "FAIL", "CANCEL"] = "RESUME"
     onResume: list[InputDefinition] | None = None
     tasks: TaskList = Field(default_factory=list)

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,8 @@ class WorkerContext:
         self.value: str | None = job.run.value
         self.attempt = job.attempt
         self.deadline = deadline
+        # The task's timeout once rendered (it may be an expression).
+        self.timeout: timedelta | None = None
         self.stop_reason: str | None = None
         self.metrics: dict[str, Any] = {}
         self.warning = False

@@ -19,16 +19,18 @@ from django.conf import settings
 
 from orchestrator.engine.executor.context import execution_context, outputs_map, taskrun_context
 from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
+from orchestrator.engine.durations import DurationError, format_duration, resolve_duration
 from orchestrator.engine.expressions import ExpressionError
 from orchestrator.engine.journal import Event, LogLine
 from orchestrator.engine.logs import cap, prepare
 from orchestrator.engine.queue.base import Job
 from orchestrator.engine.retry import next_delay
-from orchestrator.engine.secrets import secret_values, unseal_inputs
+from orchestrator.engine.secrets import mask_values, secret_values, unseal_inputs
 from orchestrator.engine.states import State
 from orchestrator.engine.store import Claim, ExecutionChange, RunChange, Store
 from orchestrator.engine.store.specs import SpecCache
 from orchestrator.engine.tasks.base import RunnableTask, Task, TaskFailed, TaskKilled
+from orchestrator.engine.tolerance import tolerated_state
 from orchestrator.engine.worker.context import Assignment, Running, WorkerContext
 from orchestrator.engine.worker.paths import shared_dir_path
 
@@ -62,14 +64,15 @@ class Worker:
         self.run(assignment)
 
     def run(self, job: Assignment) -> None:
-        now = self.now()
-        deadline = now + job.task.timeout if job.task.timeout else None
-        ctx = WorkerContext(job, deadline, lambda lines, secrets: self._write_logs(job.execution_id, lines, secrets),
+        ctx = WorkerContext(job, None, lambda lines, secrets: self._write_logs(job.execution_id, lines, secrets),
                             lambda: self.store.error_logs(job.execution_id))
         self.running.add(ctx)
         outputs: dict[str, Any] = {}
         reason: str | None = None
         try:
+            # The timeout may be an expression: rendered in the attempt's context.
+            ctx.timeout = resolve_duration(job.task.timeout, ctx.render_str, "timeout", positive=True)
+            ctx.deadline = self.now() + ctx.timeout if ctx.timeout else None
             assert isinstance(job.task, RunnableTask)
             outputs = job.task.run(ctx) or {}
             state = State.SUCCESS
@@ -123,7 +126,8 @@ class Worker:
     # --- reporting ------------------------------------------------------------------------------
     def _stopped(self, ctx: WorkerContext, job: Assignment) -> tuple[State, str]:
         if ctx.stop_reason == "timeout":
-            return State.FAILED, f"Task [{job.task.id}] timed out after {job.task.timeout}"
+            limit = format_duration(ctx.timeout) if ctx.timeout else str(job.task.timeout)
+            return State.FAILED, f"Task [{job.task.id}] timed out after {limit}"
         if ctx.stop_reason == SHUTDOWN:
             return State.QUEUED, f"Task [{job.task.id}] was interrupted: its worker stopped; it runs again"
         return State.KILLED, f"Task [{job.task.id}] was killed"
@@ -138,11 +142,16 @@ class Worker:
         new_state, wake_at = state, None
         policy = job.task.retry or job.flow_retry
         if state == State.FAILED and policy is not None and ctx.stop_reason is None:
-            delay = next_delay(policy, len(attempts), run.start_date or now, now, run.id)
+            try:
+                delay = next_delay(policy, len(attempts), run.start_date or now, now, run.id, ctx.render_str)
+            except DurationError as exc:
+                delay, reason = None, "; ".join(filter(None, [reason, ctx.mask(f"not retried: {exc}")]))
             if delay is not None:
                 new_state, wake_at = State.RETRYING, now + delay
         if state == State.SUCCESS and len(attempts) > 1 and policy is not None and policy.warningOnRetry:
             new_state = State.WARNING
+        if new_state != State.QUEUED:
+            new_state = tolerated_state(job.task, new_state)
         logs = ctx.take_logs()
         if reason:
             level = "WARN" if new_state in (State.RETRYING, State.QUEUED) else "ERROR"
@@ -153,7 +162,7 @@ class Worker:
         run.lease_owner = ""
         run.wake_at = wake_at
         if new_state not in (State.RETRYING, State.QUEUED):
-            run.outputs = _cap_outputs(_mask_value(outputs, ctx))
+            run.outputs = _cap_outputs(mask_values(outputs, ctx.secrets))
         if ctx.metrics:
             run.meta = {**run.meta, "metrics": ctx.metrics}
         self._save(job.execution_id, run, now, prepare(logs, ctx.secrets), ctx.labels)
@@ -226,16 +235,6 @@ def _mentions_outputs(spec: Any, task: Task) -> bool:
         _MENTIONS.clear()
     _MENTIONS[id(task)] = (task, found)
     return found
-
-
-def _mask_value(value: Any, ctx: WorkerContext) -> Any:
-    if isinstance(value, str):
-        return ctx.mask(value)
-    if isinstance(value, list):
-        return [_mask_value(v, ctx) for v in value]
-    if isinstance(value, dict):
-        return {k: _mask_value(v, ctx) for k, v in value.items()}
-    return value
 
 
 def _cap_outputs(outputs: dict[str, Any]) -> dict[str, Any]:

@@ -102,6 +102,7 @@ class Command(ChoreoCommand):
     def do_replay(self, options: dict[str, Any]) -> None:
         def begin(owner: str) -> ExecutionRow:
             exe = services.replay(options["id"], options["from_task"], owner=owner)
+            self.detach_id = exe.id
             self.info(f"Execution {exe.id} created (replay of {options['id']} from {options['from_task']})")
             return exe
 

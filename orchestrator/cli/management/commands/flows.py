@@ -150,6 +150,7 @@ class Command(ChoreoCommand):
         def begin(owner: str) -> ExecutionRow:
             exe = services.create_execution(deployed.flow.namespace, deployed.flow.flow_id, inputs,
                                             trigger={"type": "manual", "source": "cli"}, owner=owner)
+            self.detach_id = exe.id  # from here on, Ctrl-C detaches
             self.info(f"Execution {exe.id} created")
             return exe
 
