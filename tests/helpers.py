@@ -4,11 +4,14 @@ from __future__ import annotations
 import textwrap
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flows.models import Execution, LogEntry, TaskRun
 from orchestrator.engine import services
 from orchestrator.engine.states import State
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "flows"
 
 
 def settled(exe: Execution) -> bool:
@@ -30,6 +33,12 @@ class Runner:
         deployed = self.deploy(yaml_text)
         exe = services.create_execution(deployed.flow.namespace, deployed.flow.flow_id, inputs or {})
         return self.wait(exe, settled, timeout) if wait else exe
+
+    def run_fixture(self, name: str, inputs: dict[str, Any] | None = None, *, wait: bool = True,
+                    timeout: float = 30, with_fixtures: tuple[str, ...] = ()) -> Execution:
+        """Run tests/fixtures/flows/valid/<name>.yaml (deploying the ``with_fixtures`` first)."""
+        return self.run(fixture(name), inputs, wait=wait, timeout=timeout,
+                        with_flows=tuple(fixture(extra) for extra in with_fixtures))
 
     def wait(self, exe: Execution, done: Callable[[Execution], bool] = settled, timeout: float = 30) -> Execution:
         deadline = time.monotonic() + timeout
@@ -61,3 +70,7 @@ class Runner:
 
     def messages(self, exe: Execution) -> list[str]:
         return [e.message for e in self.logs(exe)]
+
+
+def fixture(name: str) -> str:
+    return (FIXTURES / "valid" / f"{name}.yaml").read_text()

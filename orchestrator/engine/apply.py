@@ -27,6 +27,7 @@ from orchestrator.engine.executor.decisions import (
     UpdateExecution,
     UpdateTaskRun,
 )
+from orchestrator.engine.executor.retries import Chain, policy_for
 from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
 from orchestrator.engine.logs import PendingLog, write_logs
 from orchestrator.engine.rowcache import RowCache
@@ -54,7 +55,10 @@ class Job:
     taskrun_id: str
     task: Task
     context: dict[str, Any]
-    flow_retry: RetryPolicy | None
+    # The policy that applies to this task (its own, an ancestor's or the flow's: see
+    # executor.retries) and where the execution stands in a CREATE_NEW_EXECUTION chain.
+    retry: RetryPolicy | None
+    chain: Chain
     secrets: list[str]
     revision_id: int
     # The row as the executor left it: the worker's claim is a conditional update on it,
@@ -188,7 +192,8 @@ def _flowable(spec: Any, run: TaskRunView) -> bool:
 def _job(exe: Execution, spec: Any, decider: Decider, run: TaskRunView, row: TaskRun | None = None) -> Job:
     return Job(
         execution_id=str(exe.id), taskrun_id=run.id, task=spec.task(run.task_id),
-        context=decider.context(run), flow_retry=spec.retry, secrets=secret_values(exe.inputs),
+        context=decider.context(run), retry=policy_for(spec, run.task_id),
+        chain=Chain.of(exe.meta, exe.start_date), secrets=secret_values(exe.inputs),
         revision_id=exe.revision_id, row=row, shared_dir=_shared_dir(exe, spec, decider, run),
     )
 

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from flows.models import Execution, TaskRun
 from orchestrator.engine.logs import PendingLog, write_logs
-from orchestrator.engine.retry import next_delay
+from orchestrator.engine.executor.retries import Chain, Next, after_failure, policy_for
 from orchestrator.engine.specs import spec_for_revision
 from orchestrator.engine.states import State
 from orchestrator.engine.transitions import change_taskrun
@@ -16,9 +16,9 @@ from orchestrator.engine.transitions import change_taskrun
 def recover_lost_attempt(row: TaskRun, now: datetime) -> bool:
     """Settle one RUNNING task run whose lease expired. False if someone else did first."""
     with transaction.atomic():
-        exe = Execution.objects.select_for_update().only("id", "state", "revision_id").get(id=row.execution_id)
+        exe = Execution.objects.select_for_update().only("id", "state", "revision_id", "meta", "start_date").get(
+            id=row.execution_id)
         spec = spec_for_revision(exe.revision_id)
-        task = spec.task(row.task_id)
         attempts = [dict(a) for a in row.attempts]
         if attempts:
             attempts[-1].update(state=State.FAILED.value, endDate=now.isoformat())
@@ -26,18 +26,19 @@ def recover_lost_attempt(row: TaskRun, now: datetime) -> bool:
             f"Task [{row.task_id}] lost its worker: {row.lease_owner or 'a worker'} stopped heartbeating "
             f"(lease expired at {row.lease_expires.isoformat() if row.lease_expires else 'unknown'})"
         )
-        new_state, wake_at = State.FAILED, None
+        new_state, wake_at, meta = State.FAILED, None, dict(row.meta)
         if exe.state == State.KILLING.value:
             new_state = State.KILLED
         else:
-            policy = task.retry or spec.retry
-            if policy is not None:
-                delay = next_delay(policy, len(attempts), row.start_date or now, now, str(row.id))
-                if delay is not None:
-                    new_state, wake_at = State.RETRYING, now + delay
+            # The same rules as a worker reporting a failed attempt (executor.retries).
+            plan = after_failure(policy_for(spec, row.task_id), attempts=len(attempts),
+                                 first_start=row.start_date or now, now=now, seed=str(row.id),
+                                 chain=Chain.of(exe.meta, exe.start_date))
+            if plan.next == Next.RETRY_TASK:
+                new_state, wake_at = State.RETRYING, plan.at
         ok = change_taskrun(
             row, new_state, now, expect=State.RUNNING, _lease_owner=row.lease_owner, attempts=attempts,
-            lease_owner="", lease_expires=None, wake_at=wake_at,
+            lease_owner="", lease_expires=None, wake_at=wake_at, meta=meta,
         )
         if ok:
             level = "WARN" if new_state == State.RETRYING else "ERROR"

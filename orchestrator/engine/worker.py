@@ -25,7 +25,7 @@ from orchestrator.engine.apply import Job
 from orchestrator.engine.executor.context import each_output_function
 from orchestrator.engine.expressions import ExpressionError, render, render_typed, render_value
 from orchestrator.engine.logs import PendingLog, cap, write_logs
-from orchestrator.engine.retry import next_delay
+from orchestrator.engine.executor.retries import Next, after_failure, warns_after_success
 from orchestrator.engine.secrets import SecretNotFound, lookup_secret, mask_forms, mask_text
 from orchestrator.engine.storage import StorageError, storage, task_uri
 from orchestrator.engine.states import State
@@ -300,18 +300,20 @@ class Worker:
         attempts = [dict(a) for a in row.attempts]
         attempts[-1].update(state=state.value, endDate=now.isoformat())
         new_state, wake_at = state, None
-        policy = job.task.retry or job.flow_retry
-        if state == State.FAILED and policy is not None and ctx.stop_reason is None:
-            first = row.start_date or now
-            delay = next_delay(policy, len(attempts), first, now, job.taskrun_id)
-            if delay is not None:
-                new_state, wake_at = State.RETRYING, now + delay
-        if state == State.SUCCESS and len(attempts) > 1 and policy is not None and policy.warningOnRetry:
+        meta = dict(row.meta)
+        suffix = ""
+        if state == State.FAILED and ctx.stop_reason is None:
+            # The executor's rules (executor.retries), applied here where the attempt ends.
+            plan = after_failure(job.retry, attempts=len(attempts), first_start=row.start_date or now, now=now,
+                                 seed=job.taskrun_id, chain=job.chain)
+            if plan.next == Next.RETRY_TASK and plan.at is not None:
+                new_state, wake_at = State.RETRYING, plan.at
+                suffix = f" (attempt {len(attempts)}, retrying at {plan.at.isoformat()})"
+        if state == State.SUCCESS and warns_after_success(job.retry, len(attempts)):
             new_state = State.WARNING
         logs = ctx.take_logs()
         if reason:
             level = "WARN" if new_state == State.RETRYING else "ERROR"
-            suffix = f" (attempt {len(attempts)}, retrying at {wake_at.isoformat()})" if wake_at else ""
             logs.append(PendingLog(job.taskrun_id, job.task.id, len(attempts), level, now, reason + suffix))
         fields: dict[str, Any] = {
             "attempts": attempts, "lease_owner": "", "lease_expires": None, "wake_at": wake_at,
@@ -320,7 +322,9 @@ class Worker:
         if new_state != State.RETRYING:
             fields["outputs"] = _cap_outputs(_mask_value(outputs, ctx))
         if ctx.metrics:
-            fields["meta"] = {**row.meta, "metrics": ctx.metrics}
+            meta["metrics"] = ctx.metrics
+        if meta != row.meta:
+            fields["meta"] = meta
         if logs or ctx.labels:
             with transaction.atomic():
                 write_logs(job.execution_id, logs, ctx._secrets)
