@@ -27,6 +27,7 @@ from orchestrator.engine.executor.decisions import (
     UpdateExecution,
     UpdateTaskRun,
 )
+from orchestrator.engine.executor.flowables import START_ERROR
 from orchestrator.engine.executor.retries import Chain, policy_for
 from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
 from orchestrator.engine.logs import PendingLog, write_logs
@@ -238,7 +239,7 @@ def _apply(exe: Execution, rows: dict[str, TaskRun], decisions: list[Decision], 
             if decision.outputs is not None:
                 exe_fields["outputs"] = decision.outputs
         elif isinstance(decision, StartSubflow):
-            _start_subflow(exe, decision, created, rows, logs, now, effects)
+            _start_subflow(exe, decision, created, rows, now, effects)
         elif isinstance(decision, LogLine):
             tid = decision.taskrun_id
             logs.append(PendingLog(tid, task_ids.get(tid, "") if tid else "", None, decision.level, now,
@@ -304,6 +305,8 @@ def _update_taskrun(d: UpdateTaskRun, rows: dict[str, TaskRun], created: dict[st
         fields["wake_at"] = None
     if d.wake_at is not None:
         fields["wake_at"] = d.wake_at
+    if d.attempts is not None:
+        fields["attempts"] = d.attempts
     pending = created.get(d.id)
     if pending is not None:
         # Created in this very pass: change the row before it is inserted.
@@ -321,27 +324,46 @@ def _update_taskrun(d: UpdateTaskRun, rows: dict[str, TaskRun], created: dict[st
 
 
 def _start_subflow(exe: Execution, d: StartSubflow, created: dict[str, TaskRun], rows: dict[str, TaskRun],
-                   logs: list[PendingLog], now: datetime, effects: Effects) -> None:
-    from orchestrator.engine.services import FlowNotFound, create_execution
+                   now: datetime, effects: Effects) -> None:
+    from orchestrator.engine.services import FlowNotFound, ServiceError, create_execution
     from orchestrator.engine.dsl import InputError
 
     depth = int(exe.meta.get("depth", 0)) + 1
+    target = f"{d.namespace}.{d.flow_id}"
     try:
         if depth > 20:
-            raise FlowNotFound(f"subflows nested deeper than 20 levels: is {d.namespace}.{d.flow_id} recursive?")
+            raise ServiceError(f"subflows nested deeper than 20 levels: does {target} call itself?")
         child = create_execution(
             d.namespace, d.flow_id, d.inputs, revision=d.revision, labels=d.labels, execution_id=d.execution_id,
             parent=exe, parent_taskrun_id=d.taskrun_id, trigger={"type": "subflow", "executionId": str(exe.id)},
             meta={"depth": depth}, wake=False,
         )
-    except (FlowNotFound, InputError) as exc:
-        reason = f"Cannot start subflow {d.namespace}.{d.flow_id}: {exc}"
-        logs.append(PendingLog(d.taskrun_id, "", None, "ERROR", now, reason))
-        failure = UpdateTaskRun(id=d.taskrun_id, old=State.RUNNING, new=State.FAILED, meta={"error": reason})
-        _update_taskrun(failure, rows, created, now)
+    except InputError as exc:
+        _child_not_started(d, rows, created, now, f"Subflow {target} refused its inputs: "
+                           f"{'; '.join(exc.messages)}. Fix the task's inputs or the flow's input definitions.")
+        effects.wake.add(str(exe.id))
+        return
+    except FlowNotFound as exc:
+        _child_not_started(d, rows, created, now, f"Cannot start subflow {target}: {exc} "
+                           "(or correct the task's namespace, flowId or revision)")
+        effects.wake.add(str(exe.id))
+        return
+    except ServiceError as exc:
+        _child_not_started(d, rows, created, now, f"Cannot start subflow {target}: {exc}")
         effects.wake.add(str(exe.id))
         return
     effects.wake.add(str(child.id))
+
+
+def _child_not_started(d: StartSubflow, rows: dict[str, TaskRun], created: dict[str, TaskRun], now: datetime,
+                       reason: str) -> None:
+    """Only this layer sees that the flow is missing or refuses the inputs: note why on the
+    task run (its meta already names the child) and let the executor's next pass decide
+    (retry the attempt or fail the task run, see flowables.subflow)."""
+    row = created.get(d.taskrun_id) or rows[d.taskrun_id]
+    state = State(row.state)
+    note = UpdateTaskRun(id=d.taskrun_id, old=state, new=state, meta={**row.meta, START_ERROR: reason})
+    _update_taskrun(note, rows, created, now)
 
 
 def _notify_parent(exe: Execution, final_view: ExecutionView, final: State, now: datetime, effects: Effects) -> None:

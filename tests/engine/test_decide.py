@@ -9,6 +9,7 @@ from orchestrator.engine.executor import (
     CreateTaskRun,
     ExecutionView,
     LogLine,
+    StartSubflow,
     TaskRunView,
     UpdateExecution,
     UpdateTaskRun,
@@ -47,6 +48,8 @@ def apply(view: ExecutionView, decisions: list) -> ExecutionView:  # type: ignor
                 run.wake_at = None
             if d.wake_at is not None:
                 run.wake_at = d.wake_at
+            if d.attempts is not None:
+                run.attempts = d.attempts
         elif isinstance(d, UpdateExecution):
             view.state = d.new
     view.taskruns = sorted(runs.values(), key=lambda r: r.seq)
@@ -280,3 +283,59 @@ def test_a_pause_is_not_resumed_before_its_timer() -> None:
     s = spec(_pause_flow("delay: PT5S"))
     view = apply(execution(), decide(s, execution(), NOW))
     assert decide(s, view, NOW + timedelta(seconds=4)) == []
+
+
+# --- subflows ---------------------------------------------------------------------------------
+CALL = """
+id: f
+namespace: t
+tasks:
+  - id: call
+    type: subflow
+    namespace: t
+    flowId: "{{ inputs.target }}"
+    retry: {type: constant, interval: PT10S, maxAttempt: 2}
+  - {id: after, type: return, format: x}
+"""
+
+
+def test_a_subflow_attempt_names_its_child_before_starting_it() -> None:
+    decisions = decide(spec(CALL), execution(target="child"), NOW)
+    update = next(d for d in decisions if isinstance(d, UpdateTaskRun))
+    start = next(d for d in decisions if isinstance(d, StartSubflow))
+    # The apply layer records a failure to start on a meta that already names the child.
+    assert decisions.index(update) < decisions.index(start)
+    assert update.meta == {"child_id": start.execution_id}
+    assert update.attempts == [{"state": "RUNNING", "startDate": NOW.isoformat(), "executionId": start.execution_id}]
+    assert (start.namespace, start.flow_id) == ("t", "child")
+
+
+def test_a_subflow_that_could_not_start_is_retried_with_a_new_child_then_fails() -> None:
+    s = spec(CALL)
+    view = apply(execution(target="missing"), decide(s, execution(target="missing"), NOW))
+    call = view.taskruns[0]
+    first_child = call.meta["child_id"]
+    call.meta = {**call.meta, "start_error": "Cannot start subflow t.missing: No flow t.missing"}
+    view = apply(view, decide(s, view, NOW))
+    assert call.state == State.RETRYING and call.wake_at == NOW + timedelta(seconds=10)
+    assert [a["state"] for a in call.attempts] == ["FAILED"]
+    assert decide(s, view, NOW + timedelta(seconds=9)) == []
+    later = NOW + timedelta(seconds=10)
+    decisions = decide(s, view, later)
+    second_child = next(d for d in decisions if isinstance(d, StartSubflow)).execution_id
+    assert second_child != first_child
+    view = apply(view, decisions)
+    call.meta = {**call.meta, "start_error": "Cannot start subflow t.missing: No flow t.missing"}
+    decisions = decide(s, view, later)
+    assert any(isinstance(d, LogLine) and "No flow t.missing" in d.message for d in decisions)
+    view = apply(view, decisions)
+    assert call.state == State.FAILED and [a["state"] for a in call.attempts] == ["FAILED", "FAILED"]
+    assert view.state == State.FAILED and [r.task_id for r in view.taskruns] == ["call"]
+
+
+def test_a_subflow_whose_target_does_not_render_fails_without_starting_anything() -> None:
+    s = spec(CALL.replace("retry: {type: constant, interval: PT10S, maxAttempt: 2}", "description: no retry"))
+    decisions = decide(s, execution(), NOW)
+    assert not any(isinstance(d, StartSubflow) for d in decisions)
+    assert any(isinstance(d, LogLine) and "Subflow task [call] cannot start" in d.message for d in decisions)
+    assert isinstance(decisions[-1], UpdateExecution) and decisions[-1].new == State.FAILED

@@ -130,7 +130,10 @@ class Decider:
         for run in list(self.exe.taskruns):
             if run.wake_at is None or run.wake_at > self.now:
                 continue
-            if run.state == State.RETRYING:
+            if run.state == State.RETRYING and self._is_flowable(run):
+                # A Subflow's next attempt: its resolver starts a new child execution.
+                self.update(run, State.RUNNING, clear_wake=True, meta=flowables.without_child(run.meta))
+            elif run.state == State.RETRYING:
                 self.update(run, State.QUEUED, clear_wake=True, enqueue=True)
 
     def _sync_paused(self) -> None:
@@ -279,7 +282,7 @@ class Decider:
     def update(
         self, run: TaskRunView, new: State, *, outputs: dict[str, Any] | None = None,
         meta: dict[str, Any] | None = None, wake_at: datetime | None = None, clear_wake: bool = False,
-        reason: str | None = None, enqueue: bool = False,
+        reason: str | None = None, enqueue: bool = False, attempts: list[dict[str, Any]] | None = None,
     ) -> None:
         old = run.state
         run.state = new
@@ -287,6 +290,8 @@ class Decider:
             run.outputs = outputs
         if meta is not None:
             run.meta = meta
+        if attempts is not None:
+            run.attempts = attempts
         if clear_wake:
             run.wake_at = None
         if wake_at is not None:
@@ -297,16 +302,18 @@ class Decider:
         self.decisions.append(
             UpdateTaskRun(
                 id=run.id, old=old, new=new, outputs=outputs, meta=meta, wake_at=wake_at,
-                clear_wake=clear_wake, reason=reason, enqueue=enqueue,
+                clear_wake=clear_wake, reason=reason, enqueue=enqueue, attempts=attempts,
             )
         )
         if reason and new in (State.FAILED, State.KILLED, State.CANCELLED):
             self.log(run.id, "ERROR", reason)
+        elif reason and new == State.RETRYING:
+            self.log(run.id, "WARN", reason)
         self.changed = True
 
     def end(self, run: TaskRunView, state: State, *, outputs: dict[str, Any] | None = None,
-            reason: str | None = None) -> None:
-        self.update(run, state, outputs=outputs, reason=reason, clear_wake=True)
+            reason: str | None = None, attempts: list[dict[str, Any]] | None = None) -> None:
+        self.update(run, state, outputs=outputs, reason=reason, clear_wake=True, attempts=attempts)
 
     def start_subflow(self, run: TaskRunView, decision: StartSubflow) -> None:
         self.decisions.append(decision)

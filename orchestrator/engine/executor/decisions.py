@@ -28,6 +28,8 @@ class UpdateTaskRun:
     clear_wake: bool = False
     reason: str | None = None
     enqueue: bool = False
+    # None keeps the attempts as they are (the executor writes them for Subflow task runs).
+    attempts: list[dict[str, Any]] | None = None
 
 
 @dataclass
