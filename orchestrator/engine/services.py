@@ -23,6 +23,7 @@ from orchestrator.engine.secrets import seal_inputs
 from orchestrator.engine.specs import spec_for_revision
 from orchestrator.engine.storage import SCHEME, execution_prefix, storage, task_uri
 from orchestrator.engine.states import State
+from orchestrator.engine.system_labels import CORRELATION_ID, REPLAY, RESTARTED, correlation_id
 from orchestrator.engine.transitions import change_execution, change_taskrun
 
 
@@ -108,6 +109,9 @@ def create_execution(
     values = resolve_inputs(spec.inputs or [], dict(inputs))
     execution_id = execution_id or str(uuid.uuid4())
     values = _upload_files(spec, values, namespace, flow_id, execution_id)
+    all_labels = {**(spec.labels or {}), **dict(labels or {})}
+    # The first execution of a chain is its own correlation id; subflows pass theirs on.
+    all_labels.setdefault(CORRELATION_ID, execution_id)
     secret_ids = [i.id for i in spec.inputs or [] if str(i.type).upper().endswith("SECRET")]
     now = timezone.now()
     exe = Execution.objects.create(
@@ -119,7 +123,7 @@ def create_execution(
         state=State.CREATED.value,
         state_history=[{"state": State.CREATED.value, "date": now.isoformat()}],
         inputs=seal_inputs(values, secret_ids),
-        labels={**(spec.labels or {}), **dict(labels or {})},
+        labels=all_labels,
         trigger=trigger,
         parent_execution=parent,
         parent_taskrun_id=parent_taskrun_id,
@@ -231,7 +235,8 @@ def restart(execution_id: str) -> Execution:
                 change_taskrun(row, State.RUNNING, now, end_date=None)
             else:
                 change_taskrun(row, State.RESTARTED, now, lease_owner="", lease_expires=None, end_date=None)
-        change_execution(exe, State.RESTARTED, now, meta={**exe.meta, "restarts": exe.meta.get("restarts", 0) + 1})
+        change_execution(exe, State.RESTARTED, now, meta={**exe.meta, "restarts": exe.meta.get("restarts", 0) + 1},
+                         labels={**exe.labels, RESTARTED: "true"})
     runtime.wake(str(exe.id), requeue=True)
     return exe
 
@@ -295,7 +300,10 @@ def replay(execution_id: str, from_task: str) -> Execution:
             id=uuid.uuid4(), revision_id=original.revision_id, revision_number=original.revision_number,
             namespace=original.namespace, flow_id=original.flow_id, state=State.CREATED.value,
             state_history=[{"state": State.CREATED.value, "date": now.isoformat()}], inputs=original.inputs,
-            labels=original.labels, trigger={"type": "replay", "executionId": str(original.id), "fromTask": from_task},
+            # As Kestra: the original's labels (so its correlation id) and system.replay.
+            labels={**original.labels, CORRELATION_ID: correlation_id(original.labels, str(original.id)),
+                    REPLAY: "true"},
+            trigger={"type": "replay", "executionId": str(original.id), "fromTask": from_task},
             original_execution=original, start_date=now,
         )
         new_ids: dict[Any, str] = {}

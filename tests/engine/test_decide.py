@@ -15,6 +15,7 @@ from orchestrator.engine.executor import (
     UpdateTaskRun,
     decide,
 )
+from orchestrator.engine.executor.decide import Decider
 from orchestrator.engine.states import State
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -339,3 +340,17 @@ def test_a_subflow_whose_target_does_not_render_fails_without_starting_anything(
     assert not any(isinstance(d, StartSubflow) for d in decisions)
     assert any(isinstance(d, LogLine) and "Subflow task [call] cannot start" in d.message for d in decisions)
     assert isinstance(decisions[-1], UpdateExecution) and decisions[-1].new == State.FAILED
+
+
+# --- expression context ---------------------------------------------------------------------
+def test_dotted_label_keys_read_as_paths_and_ordinary_keys_stay_as_they_are() -> None:
+    s = spec("""
+        id: f
+        namespace: t
+        tasks:
+          - {id: r, type: return, format: "{{ labels.system.correlationId }}/{{ labels.team }}"}
+    """)
+    view = execution()
+    view.labels = {"system.correlationId": "c-1", "team": "data", "a": "1", "a.b": "2"}
+    context = Decider(s, view, NOW).contexts.for_execution()
+    assert context["labels"] == {"system": {"correlationId": "c-1"}, "team": "data", "a": "1"}

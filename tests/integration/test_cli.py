@@ -85,6 +85,7 @@ def test_run_prints_one_json_document_with_the_documented_shape(cli: Cli) -> Non
     assert set(run["attempts"][0]) == {"state", "startDate", "endDate"}
     assert [line["message"] for line in doc["logs"]] == ["n=41"]
     assert set(doc["logs"][0]) >= {"seq", "taskRunId", "level", "date", "message"}
+    assert doc["labels"] == {"system.correlationId": doc["id"]}
 
 
 def test_bad_input_exits_2_with_a_message_naming_the_input(cli: Cli) -> None:

@@ -58,7 +58,7 @@ class ContextBuilder:
                 "revision": flow_revision,
                 "tenantId": None,
             },
-            "labels": execution.labels,
+            "labels": nested_labels(execution.labels),
             "trigger": execution.trigger or {},
         }
 
@@ -98,6 +98,25 @@ class ContextBuilder:
             context["parents"] = parents
         context["_loop_path"] = loop_path(run, self.by_id)
         return context
+
+
+def nested_labels(labels: dict[str, str]) -> dict[str, Any]:
+    """Labels as Kestra gives them to expressions: a dotted key is a path, so
+    ``system.correlationId`` reads as ``labels.system.correlationId``. A key that clashes
+    with another one's path (``a`` and ``a.b``) is left out, as Kestra does."""
+    nested: dict[str, Any] = {}
+    for key, value in labels.items():
+        *path, last = key.split(".")
+        node = nested
+        for part in path:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                break
+            node = child
+        else:
+            if last not in node:
+                node[last] = value
+    return nested
 
 
 def each_output_function(context: dict[str, Any]) -> Callable[[Any], Any]:

@@ -21,6 +21,7 @@ from orchestrator.engine.executor.retries import (
 from orchestrator.engine.executor.snapshot import TaskRunView
 from orchestrator.engine.expressions import ExpressionError, is_truthy
 from orchestrator.engine.states import State, worst
+from orchestrator.engine.system_labels import CORRELATION_ID, correlation_id, without_system
 from orchestrator.engine.tasks.base import Task
 
 if TYPE_CHECKING:
@@ -318,13 +319,15 @@ def _start_child(d: Decider, run: TaskRunView, task: Any) -> None:
         namespace = d.render(run, task.namespace)
         flow_id = d.render(run, task.flowId)
         inputs = d.render_value(run, dict(task.inputs or {}))
-        labels: dict[str, str] = dict(d.exe.labels) if task.inheritLabels else {}
+        labels: dict[str, str] = without_system(d.exe.labels) if task.inheritLabels else {}
         labels.update({k: str(v) for k, v in _labels(d.render_value(run, task.labels)).items()})
     except ExpressionError as exc:
         d.update(run, run.state, attempts=attempts)
         _attempt_failed(d, run, {}, f"Subflow task [{task.id}] cannot start: its namespace, flowId, inputs or "
                                     f"labels do not render: {exc}")
         return
+    # Every execution of a chain carries the id of the first one (Kestra's system label).
+    labels[CORRELATION_ID] = correlation_id(d.exe.labels, d.exe.id)
     # The meta first: if the child cannot start, the apply layer adds why to this meta.
     d.update(run, run.state, meta={**run.meta, CHILD_ID: child_id}, outputs={"executionId": child_id},
              attempts=attempts)
