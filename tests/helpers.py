@@ -40,6 +40,19 @@ class Runner:
         return self.run(fixture(name), inputs, wait=wait, timeout=timeout,
                         with_flows=tuple(fixture(extra) for extra in with_fixtures))
 
+    def wait_chain(self, exe: Execution, timeout: float = 30) -> list[Execution]:
+        """Wait through CREATE_NEW_EXECUTION retries: every execution of the chain, in order,
+        once the last one is settled."""
+        deadline = time.monotonic() + timeout
+        chain = [self.wait(exe, settled, timeout)]
+        while chain[-1].state == State.RETRIED.value:
+            while (following := services.retried_by(chain[-1])) is None:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"execution {chain[-1].id} ended RETRIED but no execution retries it")
+                time.sleep(0.01)
+            chain.append(self.wait(following, settled, max(0.1, deadline - time.monotonic())))
+        return chain
+
     def wait(self, exe: Execution, done: Callable[[Execution], bool] = settled, timeout: float = 30) -> Execution:
         deadline = time.monotonic() + timeout
         while True:

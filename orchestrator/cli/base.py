@@ -145,12 +145,27 @@ def print_execution(cmd: ChoreoCommand, exe: Execution, *, as_json: bool, logs: 
 
 def run_engine_until(cmd: ChoreoCommand, execution_id: str, done: Callable[[Execution], bool],
                      timeout: float | None) -> Execution:
-    """Run the engine in this process while waiting; Ctrl-C detaches and leaves it running."""
-    from orchestrator.engine import runtime
+    """Run the engine in this process while waiting; Ctrl-C detaches and leaves it running.
 
-    cmd.detach_id = execution_id
+    An execution that ends RETRIED (retry behavior CREATE_NEW_EXECUTION) is not the outcome:
+    the wait goes on with the execution that retries it, and so on; the last one is returned.
+    """
+    from orchestrator.engine import runtime, services
+
+    deadline = None if timeout is None else time.monotonic() + timeout
     runtime.ensure_started()
     try:
-        return wait_for(execution_id, done, timeout)
+        while True:
+            cmd.detach_id = execution_id
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            exe = wait_for(execution_id, lambda e: e.state == State.RETRIED.value or done(e), left)
+            if exe.state != State.RETRIED.value:
+                return exe
+            retry = services.retried_by(exe)
+            if retry is None:  # not expected: the executor creates it as it ends this one
+                return exe
+            cmd.info(f"Execution {exe.id} ended RETRIED: execution {retry.id} retries it "
+                     f"(attempt {retry.meta.get('attempt')}, starting at {retry.start_date.isoformat()})")
+            execution_id = str(retry.id)
     finally:
         runtime.shutdown(graceful=True)

@@ -23,6 +23,7 @@ from orchestrator.engine.executor.decisions import (
     CreateTaskRun,
     Decision,
     LogLine,
+    RetryExecution,
     StartSubflow,
     UpdateExecution,
     UpdateTaskRun,
@@ -76,6 +77,8 @@ class Effects:
     wake: set[str] = field(default_factory=set)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     wake_at: datetime | None = None
+    # Timers of other executions this pass created (a retry's new execution).
+    timers: list[tuple[datetime, str]] = field(default_factory=list)
 
 
 def taskrun_view(row: TaskRun) -> TaskRunView:
@@ -240,6 +243,8 @@ def _apply(exe: Execution, rows: dict[str, TaskRun], decisions: list[Decision], 
                 exe_fields["outputs"] = decision.outputs
         elif isinstance(decision, StartSubflow):
             _start_subflow(exe, decision, created, rows, now, effects)
+        elif isinstance(decision, RetryExecution):
+            _retry_execution(exe, decision, effects)
         elif isinstance(decision, LogLine):
             tid = decision.taskrun_id
             logs.append(PendingLog(tid, task_ids.get(tid, "") if tid else "", None, decision.level, now,
@@ -256,8 +261,7 @@ def _apply(exe: Execution, rows: dict[str, TaskRun], decisions: list[Decision], 
             row = created.get(run_id) or rows.get(run_id)
             # A copy: the worker changes its row, the cache keeps the executor's.
             effects.jobs.append(_job(exe, spec, decider, run, copy.copy(row) if row is not None else None))
-    waits = [r.wake_at for r in decider.exe.taskruns if r.wake_at is not None and not r.state.is_terminal]
-    wake_at = min(waits) if waits else None
+    wake_at = decider.next_wake()
     effects.wake_at = wake_at
     final = exe_states[-1] if exe_states else State(exe.state)
     through = tuple(exe_states[:-1])
@@ -273,7 +277,9 @@ def _apply(exe: Execution, rows: dict[str, TaskRun], decisions: list[Decision], 
     if final.is_terminal:
         shared = Path(settings.CHOREO_DATA_DIR) / "work" / "shared" / str(exe.id)
         transaction.on_commit(lambda: shutil.rmtree(shared, ignore_errors=True))
-    if final.is_terminal and exe.parent_taskrun_id:
+    # A RETRIED subflow execution is not the end of the child: the execution retrying it
+    # carries the same parent task run and reports to it.
+    if final.is_terminal and final != State.RETRIED and exe.parent_taskrun_id:
         _notify_parent(exe, decider.exe, final, now, effects)
     if final.is_terminal and spec.concurrency is not None:
         _wake_queued(exe, effects)
@@ -364,6 +370,15 @@ def _child_not_started(d: StartSubflow, rows: dict[str, TaskRun], created: dict[
     state = State(row.state)
     note = UpdateTaskRun(id=d.taskrun_id, old=state, new=state, meta={**row.meta, START_ERROR: reason})
     _update_taskrun(note, rows, created, now)
+
+
+def _retry_execution(exe: Execution, d: RetryExecution, effects: Effects) -> None:
+    from orchestrator.engine.services import create_retry_execution
+
+    retry = create_retry_execution(exe, d.start_at, d.attempt, d.chain_started)
+    # Created with its wake time: a timer starts it, no thread waits (the maintenance scan of
+    # due timers would too, in any process, if this one stops first).
+    effects.timers.append((d.start_at, str(retry.id)))
 
 
 def _notify_parent(exe: Execution, final_view: ExecutionView, final: State, now: datetime, effects: Effects) -> None:

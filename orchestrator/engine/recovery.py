@@ -7,7 +7,7 @@ from django.db import transaction
 
 from flows.models import Execution, TaskRun
 from orchestrator.engine.logs import PendingLog, write_logs
-from orchestrator.engine.executor.retries import Chain, Next, after_failure, policy_for
+from orchestrator.engine.executor.retries import NEW_EXECUTION_AT, Chain, Next, after_failure, policy_for
 from orchestrator.engine.specs import spec_for_revision
 from orchestrator.engine.states import State
 from orchestrator.engine.transitions import change_taskrun
@@ -36,11 +36,13 @@ def recover_lost_attempt(row: TaskRun, now: datetime) -> bool:
                                  chain=Chain.of(exe.meta, exe.start_date))
             if plan.next == Next.RETRY_TASK:
                 new_state, wake_at = State.RETRYING, plan.at
+            elif plan.next == Next.NEW_EXECUTION and plan.at is not None:
+                new_state, meta[NEW_EXECUTION_AT] = State.RETRIED, plan.at.isoformat()
         ok = change_taskrun(
             row, new_state, now, expect=State.RUNNING, _lease_owner=row.lease_owner, attempts=attempts,
             lease_owner="", lease_expires=None, wake_at=wake_at, meta=meta,
         )
         if ok:
-            level = "WARN" if new_state == State.RETRYING else "ERROR"
+            level = "WARN" if new_state in (State.RETRYING, State.RETRIED) else "ERROR"
             write_logs(str(exe.id), [PendingLog(str(row.id), row.task_id, len(attempts), level, now, reason)])
         return ok

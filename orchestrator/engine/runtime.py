@@ -131,6 +131,8 @@ class Engine:
             events.publish(execution_id, event)
         if effects.wake_at is not None and effects.execution_id:
             self._schedule(effects.wake_at, effects.execution_id)
+        for when, execution_id in effects.timers:
+            self._schedule(when, execution_id)
 
     def _schedule(self, when: datetime, execution_id: str) -> None:
         with self._cond:
@@ -176,10 +178,12 @@ class Engine:
             wake_at__lte=now, state__in=_ACTIVE
         ).values_list("id", flat=True)[:500]:
             self.wake(str(execution_id))
-        # Executions created or restarted by another process, and kills typed elsewhere.
+        # Executions created or restarted by another process, and kills typed elsewhere. A
+        # CREATED execution with a future timer (a retry's new execution waiting for its
+        # delay) is left to the timer scan above.
         for execution_id, state in Execution.objects.filter(
             state__in=[State.CREATED.value, State.RESTARTED.value, State.KILLING.value]
-        ).values_list("id", "state")[:500]:
+        ).exclude(state=State.CREATED.value, wake_at__gt=now).values_list("id", "state")[:500]:
             if state == State.KILLING.value:
                 self.worker.running.kill_execution(str(execution_id))
             self.wake(str(execution_id), requeue=state == State.RESTARTED.value)

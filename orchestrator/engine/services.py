@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -19,6 +20,7 @@ from flows.models import Execution, Flow, FlowRevision, TaskRun
 from orchestrator.engine import runtime
 from orchestrator.engine.dsl import FlowIssue, InputError, parse_flow, resolve_inputs
 from orchestrator.engine.executor.decide import taskrun_id
+from orchestrator.engine.executor.retries import CHAIN_ATTEMPT, CHAIN_STARTED, NOT_BEFORE, RETRY_OF
 from orchestrator.engine.secrets import seal_inputs
 from orchestrator.engine.specs import spec_for_revision
 from orchestrator.engine.storage import SCHEME, execution_prefix, storage, task_uri
@@ -134,6 +136,35 @@ def create_execution(
     if wake:
         transaction.on_commit(lambda: runtime.wake(str(exe.id)))
     return exe
+
+
+def create_retry_execution(failed: Execution, start_at: datetime, attempt: int, chain_started: datetime) -> Execution:
+    """The execution that retries ``failed`` (retry behavior CREATE_NEW_EXECUTION): the same
+    flow revision, inputs (as stored), labels, trigger and parent task run, attempt
+    ``attempt`` of the chain, CREATED with a timer so it starts at ``start_at``, not before."""
+    retry_id = uuid.uuid5(uuid.UUID(str(failed.id)), f"retry/{attempt}")
+    existing = Execution.objects.filter(id=retry_id).first()
+    if existing is not None:
+        return existing  # this decision was applied before
+    now = timezone.now()
+    return Execution.objects.create(
+        id=retry_id, revision_id=failed.revision_id, revision_number=failed.revision_number,
+        namespace=failed.namespace, flow_id=failed.flow_id, state=State.CREATED.value,
+        state_history=[{"state": State.CREATED.value, "date": now.isoformat()}], inputs=failed.inputs,
+        labels={**failed.labels, CORRELATION_ID: correlation_id(failed.labels, str(failed.id))},
+        trigger=failed.trigger, parent_execution_id=failed.parent_execution_id,
+        # It starts when its timer fires, not before (its state history shows when it was created).
+        parent_taskrun_id=failed.parent_taskrun_id, original_execution=failed, start_date=start_at, wake_at=start_at,
+        meta={**{k: v for k, v in failed.meta.items() if k == "depth"}, CHAIN_ATTEMPT: attempt,
+              CHAIN_STARTED: chain_started.isoformat(), RETRY_OF: str(failed.id), NOT_BEFORE: start_at.isoformat()},
+    )
+
+
+def retried_by(exe: Execution) -> Execution | None:
+    """The execution that retries ``exe`` (when it ended RETRIED), if it exists yet."""
+    if exe.state != State.RETRIED.value:
+        return None
+    return Execution.objects.filter(original_execution_id=exe.id, meta__retry_of=str(exe.id)).first()
 
 
 def _upload_files(spec: Any, values: dict[str, Any], namespace: str, flow_id: str,

@@ -25,7 +25,7 @@ from orchestrator.engine.apply import Job
 from orchestrator.engine.executor.context import each_output_function
 from orchestrator.engine.expressions import ExpressionError, render, render_typed, render_value
 from orchestrator.engine.logs import PendingLog, cap, write_logs
-from orchestrator.engine.executor.retries import Next, after_failure, warns_after_success
+from orchestrator.engine.executor.retries import NEW_EXECUTION_AT, Next, after_failure, warns_after_success
 from orchestrator.engine.secrets import SecretNotFound, lookup_secret, mask_forms, mask_text
 from orchestrator.engine.storage import StorageError, storage, task_uri
 from orchestrator.engine.states import State
@@ -309,11 +309,16 @@ class Worker:
             if plan.next == Next.RETRY_TASK and plan.at is not None:
                 new_state, wake_at = State.RETRYING, plan.at
                 suffix = f" (attempt {len(attempts)}, retrying at {plan.at.isoformat()})"
+            elif plan.next == Next.NEW_EXECUTION and plan.at is not None:
+                # The executor ends the execution RETRIED and creates the next one.
+                new_state = State.RETRIED
+                meta[NEW_EXECUTION_AT] = plan.at.isoformat()
+                suffix = f" (execution attempt {job.chain.attempt}, a new execution starts at {plan.at.isoformat()})"
         if state == State.SUCCESS and warns_after_success(job.retry, len(attempts)):
             new_state = State.WARNING
         logs = ctx.take_logs()
         if reason:
-            level = "WARN" if new_state == State.RETRYING else "ERROR"
+            level = "WARN" if new_state in (State.RETRYING, State.RETRIED) else "ERROR"
             logs.append(PendingLog(job.taskrun_id, job.task.id, len(attempts), level, now, reason + suffix))
         fields: dict[str, Any] = {
             "attempts": attempts, "lease_owner": "", "lease_expires": None, "wake_at": wake_at,

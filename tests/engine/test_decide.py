@@ -9,6 +9,7 @@ from orchestrator.engine.executor import (
     CreateTaskRun,
     ExecutionView,
     LogLine,
+    RetryExecution,
     StartSubflow,
     TaskRunView,
     UpdateExecution,
@@ -340,6 +341,54 @@ def test_a_subflow_whose_target_does_not_render_fails_without_starting_anything(
     assert not any(isinstance(d, StartSubflow) for d in decisions)
     assert any(isinstance(d, LogLine) and "Subflow task [call] cannot start" in d.message for d in decisions)
     assert isinstance(decisions[-1], UpdateExecution) and decisions[-1].new == State.FAILED
+
+
+# --- CREATE_NEW_EXECUTION -------------------------------------------------------------------
+NEW_EXECUTION = """
+id: f
+namespace: t
+retry: {behavior: CREATE_NEW_EXECUTION, type: constant, interval: PT30S, maxAttempt: 3}
+tasks:
+  - id: par
+    type: parallel
+    tasks:
+      - {id: boom, type: fail}
+      - {id: slow, type: sleep, duration: PT1M}
+      - id: seq
+        type: sequential
+        tasks:
+          - {id: queued, type: return, format: x}
+errors:
+  - {id: on_error, type: log, message: never}
+"""
+
+
+def test_a_task_run_retried_as_a_new_execution_ends_the_execution_retried_at_once() -> None:
+    s = spec(NEW_EXECUTION)
+    view = apply(execution(), decide(s, execution(), NOW))
+    runs = {r.task_id: r for r in view.taskruns}
+    runs["boom"].state = State.RETRIED
+    runs["boom"].meta = {"new_execution_at": (NOW + timedelta(seconds=30)).isoformat()}
+    runs["slow"].state = State.RUNNING
+    decisions = decide(s, view, NOW)
+    view = apply(view, decisions)
+    assert view.state == State.RETRIED
+    assert {r.task_id: r.state for r in view.taskruns} == {
+        "par": State.KILLED, "boom": State.RETRIED, "slow": State.RUNNING, "seq": State.KILLED,
+        "queued": State.KILLED}
+    assert [d for d in decisions if isinstance(d, RetryExecution)] == [
+        RetryExecution(execution_id="e1", start_at=NOW + timedelta(seconds=30), attempt=2, chain_started=NOW)]
+
+
+def test_the_execution_retrying_another_waits_for_its_start_time() -> None:
+    s = spec(NEW_EXECUTION)
+    start_at = NOW + timedelta(seconds=30)
+    view = execution()
+    view.meta = {"attempt": 2, "chain_started": NOW.isoformat(), "not_before": start_at.isoformat()}
+    waiting = Decider(s, view, NOW)
+    assert waiting.run() == [] and waiting.next_wake() == start_at
+    started = decide(s, view, start_at)
+    assert isinstance(started[0], UpdateExecution) and started[0].new == State.RUNNING
 
 
 # --- expression context ---------------------------------------------------------------------

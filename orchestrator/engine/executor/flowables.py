@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine.executor.decisions import StartSubflow
 from orchestrator.engine.executor.retries import (
+    NEW_EXECUTION_AT,
     Chain,
     Next,
     after_failure,
@@ -80,6 +81,8 @@ def _parallel(d: Decider, parent: TaskRunView, tasks: Sequence[Task], limit: int
     from orchestrator.engine.executor.decide import effective_state
 
     runs = [(t, d.child(parent, t.id)) for t in tasks]
+    if any(r is not None and r.state == State.RETRIED for _, r in runs):
+        return None  # the whole execution ends RETRIED in the next round
     active = sum(1 for _, r in runs if r is not None and not r.state.is_terminal)
     failed = any(r is not None and r.state.is_terminal and effective_state(t, r.state) in _STOPPING for t, r in runs)
     waiting = False
@@ -353,13 +356,16 @@ def _attempt_ended(d: Decider, run: TaskRunView, state: State, outputs: dict[str
 
 
 def _attempt_failed(d: Decider, run: TaskRunView, outputs: dict[str, Any], reason: str) -> None:
-    """The current attempt failed: retry it or fail."""
+    """The current attempt failed: retry it, hand over to a new execution, or fail."""
     attempts = _closed(run, State.FAILED, d.now)
     plan = after_failure(policy_for(d.spec, run.task_id), attempts=len(attempts), first_start=run.start_date or d.now,
                          now=d.now, seed=run.id, chain=Chain.of(d.exe.meta, d.exe.start_date))
     if plan.next == Next.RETRY_TASK and plan.at is not None:
         d.update(run, State.RETRYING, outputs=outputs, attempts=attempts, wake_at=plan.at,
                  reason=f"{reason} (attempt {len(attempts)}, retrying at {plan.at.isoformat()})")
+    elif plan.next == Next.NEW_EXECUTION and plan.at is not None:
+        d.update(run, State.RETRIED, outputs=outputs, attempts=attempts, clear_wake=True,
+                 meta={**run.meta, NEW_EXECUTION_AT: plan.at.isoformat()}, reason=reason)
     else:
         d.end(run, State.FAILED, outputs=outputs, attempts=attempts, reason=reason)
 
