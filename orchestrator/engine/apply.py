@@ -198,18 +198,14 @@ def _job(exe: Execution, spec: Any, decider: Decider, run: TaskRunView, row: Tas
         execution_id=str(exe.id), taskrun_id=run.id, task=spec.task(run.task_id),
         context=decider.context(run), retry=policy_for(spec, run.task_id),
         chain=Chain.of(exe.meta, exe.start_date), secrets=secret_values(exe.inputs),
-        revision_id=exe.revision_id, row=row, shared_dir=_shared_dir(exe, spec, decider, run),
+        revision_id=exe.revision_id, row=row, shared_dir=_shared_dir(exe, decider, run),
     )
 
 
-def _shared_dir(exe: Execution, spec: Any, decider: Decider, run: TaskRunView) -> str | None:
+def _shared_dir(exe: Execution, decider: Decider, run: TaskRunView) -> str | None:
     """The folder of the nearest enclosing WorkingDirectory task run, if any."""
-    parent = decider.by_id.get(run.parent_id) if run.parent_id else None
-    while parent is not None:
-        if getattr(spec.task(parent.task_id), "shares_working_dir", False):
-            return str(shared_dir_path(str(exe.id), parent.id))
-        parent = decider.by_id.get(parent.parent_id) if parent.parent_id else None
-    return None
+    working_directory = decider.working_directory(run)
+    return str(shared_dir_path(str(exe.id), working_directory.id)) if working_directory is not None else None
 
 
 def shared_dir_path(execution_id: str, taskrun_id: str) -> Path:

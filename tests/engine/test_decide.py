@@ -403,3 +403,68 @@ def test_dotted_label_keys_read_as_paths_and_ordinary_keys_stay_as_they_are() ->
     view.labels = {"system.correlationId": "c-1", "team": "data", "a": "1", "a.b": "2"}
     context = Decider(s, view, NOW).contexts.for_execution()
     assert context["labels"] == {"system": {"correlationId": "c-1"}, "team": "data", "a": "1"}
+
+
+WORKING_DIRECTORY = """
+id: f
+namespace: t
+tasks:
+  - id: each
+    type: foreach
+    values: ["a"]
+    tasks:
+      - id: sw
+        type: switch
+        value: "{{ taskrun.value }}"
+        cases:
+          a:
+            - id: wd
+              type: working_directory
+              tasks:
+                - {id: inside, type: return, format: x}
+            - id: seq
+              type: sequential
+              tasks:
+                - {id: beside, type: return, format: x}
+"""
+
+
+def _run_until(s, view: ExecutionView, task_id: str) -> ExecutionView:  # type: ignore[no-untyped-def]
+    for _ in range(10):
+        if any(r.task_id == task_id for r in view.taskruns):
+            return view
+        for run in view.taskruns:
+            if run.state == State.CREATED:
+                finish(view, run.task_id)
+        view = apply(view, decide(s, view, NOW))
+    raise AssertionError(f"{task_id} never started")
+
+
+def test_children_of_a_working_directory_see_it_as_worker_taskrun_and_share_its_parents() -> None:
+    s = spec(WORKING_DIRECTORY)
+    view = _run_until(s, apply(execution(), decide(s, execution(), NOW)), "inside")
+    runs = {r.task_id: r for r in view.taskruns}
+    context = Decider(s, view, NOW).context(runs["inside"])
+    wd = runs["wd"]
+    assert context["workerTaskrun"] == {"id": wd.id, "value": "a", "attemptsCount": 1, "startDate": NOW,
+                                        "parentId": runs["sw"].id}
+    assert context["taskrun"]["value"] == "a" and context["taskrun"]["parentId"] == wd.id
+    # As in Kestra: the WorkingDirectory's parents (the Switch, with its outputs); the
+    # ForEach has neither a value nor outputs and is left out.
+    assert context["parents"] == [{"taskrun": {"value": "a"}, "outputs": {"value": "a", "defaults": False}}]
+    assert context["parent"] == context["parents"][0]
+
+
+def test_parents_are_the_ancestors_with_a_value_or_outputs_closest_first() -> None:
+    s = spec(WORKING_DIRECTORY)
+    view = _run_until(s, apply(execution(), decide(s, execution(), NOW)), "inside")
+    runs = {r.task_id: r for r in view.taskruns}
+    finish(view, "inside")
+    view = _run_until(s, apply(view, decide(s, view, NOW)), "beside")
+    runs = {r.task_id: r for r in view.taskruns}
+    context = Decider(s, view, NOW).context(runs["beside"])
+    assert "workerTaskrun" not in context
+    assert context["parents"] == [
+        {"taskrun": {"value": "a"}},
+        {"taskrun": {"value": "a"}, "outputs": {"value": "a", "defaults": False}},
+    ]

@@ -75,29 +75,60 @@ class ContextBuilder:
     def for_execution(self) -> dict[str, Any]:
         return {**self._base, "outputs": self.outputs}
 
-    def for_taskrun(self, run: TaskRunView, task_type: str) -> dict[str, Any]:
+    def for_taskrun(self, run: TaskRunView, task_type: str,
+                    working_directory: TaskRunView | None = None) -> dict[str, Any]:
+        """The context of ``run``; ``working_directory`` is the WorkingDirectory task run it
+        runs in, if any."""
         context = self.for_execution()
         context["task"] = {"id": run.task_id, "type": task_type}
-        context["taskrun"] = {
-            "id": run.id,
-            "value": run.value,
-            "attemptsCount": len(run.attempts),
-            "startDate": run.start_date,
-            "parentId": run.parent_id,
-        }
+        context["taskrun"] = taskrun_variables(run)
         if run.iteration is not None:
             # ForEachItem's subflows read their batch as {{ taskrun.items }}.
             context["taskrun"]["items"] = run.value
-        parents = []
-        current = self.by_id.get(run.parent_id) if run.parent_id else None
-        while current is not None:
-            parents.append({"taskrun": {"id": current.id, "value": current.value}, "outputs": current.outputs})
-            current = self.by_id.get(current.parent_id) if current.parent_id else None
+        parents = self.parents(run)
+        if working_directory is not None:
+            # Kestra runs a WorkingDirectory's children inside the WorkingDirectory's own
+            # worker task: they see it as {{ workerTaskrun }} (its attempt is under way),
+            # and parent/parents are those of the WorkingDirectory.
+            context["workerTaskrun"] = taskrun_variables(working_directory)
+            context["workerTaskrun"]["attemptsCount"] = max(1, len(working_directory.attempts))
+            if run.parent_id == working_directory.id:
+                parents = self.parents(working_directory)
+        context["parents"] = parents
         if parents:
             context["parent"] = parents[0]
-            context["parents"] = parents
         context["_loop_path"] = loop_path(run, self.by_id)
         return context
+
+    def parents(self, run: TaskRunView) -> list[dict[str, Any]]:
+        """Kestra's ``parents``: the ancestors, closest first, each as its loop value
+        (``taskrun.value``) and its outputs; ancestors with neither are left out."""
+        parents: list[dict[str, Any]] = []
+        current = self.by_id.get(run.parent_id) if run.parent_id else None
+        while current is not None:
+            entry: dict[str, Any] = {}
+            if current.value is not None:
+                entry["taskrun"] = {"value": current.value}
+            if current.outputs:
+                entry["outputs"] = current.outputs
+            if entry:
+                parents.append(entry)
+            current = self.by_id.get(current.parent_id) if current.parent_id else None
+        return parents
+
+
+def taskrun_variables(run: TaskRunView) -> dict[str, Any]:
+    """``{{ taskrun }}``: Kestra's fields, with value and parentId always present."""
+    variables: dict[str, Any] = {
+        "id": run.id,
+        "value": run.value,
+        "attemptsCount": len(run.attempts),
+        "startDate": run.start_date,
+        "parentId": run.parent_id,
+    }
+    if run.iteration is not None:
+        variables["iteration"] = run.iteration
+    return variables
 
 
 def nested_labels(labels: dict[str, str]) -> dict[str, Any]:

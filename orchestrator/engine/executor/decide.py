@@ -374,8 +374,17 @@ class Decider:
     # --- expressions ----------------------------------------------------------------
     def context(self, run: TaskRunView) -> dict[str, Any]:
         task = self.spec.task(run.task_id)
-        context = self.contexts.for_taskrun(run, task.type)
+        context = self.contexts.for_taskrun(run, task.type, self.working_directory(run))
         return context
+
+    def working_directory(self, run: TaskRunView) -> TaskRunView | None:
+        """The nearest enclosing WorkingDirectory task run, if any."""
+        parent = self.by_id.get(run.parent_id) if run.parent_id else None
+        while parent is not None:
+            if self.task(parent.task_id).shares_working_dir:
+                return parent
+            parent = self.by_id.get(parent.parent_id) if parent.parent_id else None
+        return None
 
     def render(self, run: TaskRunView, template: str) -> str:
         context = self.context(run)
