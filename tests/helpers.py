@@ -4,12 +4,15 @@ from __future__ import annotations
 import textwrap
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from django.utils import timezone
+
 from flows.models import Execution, LogEntry, TaskRun
 from orchestrator.engine import services
-from orchestrator.engine.states import State
+from orchestrator.engine.states import TERMINAL, State
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "flows"
 
@@ -87,3 +90,96 @@ class Runner:
 
 def fixture(name: str) -> str:
     return (FIXTURES / "valid" / f"{name}.yaml").read_text()
+
+
+# --- nothing stays non-terminal with nobody working on it ------------------------------------
+_QUEUED = (State.CREATED.value, State.QUEUED.value, State.RESTARTED.value)
+# Executions holding a concurrency slot (a QUEUED one waits for one of them).
+_HOLDING = (State.RUNNING.value, State.PAUSED.value, State.KILLING.value, State.RESTARTED.value)
+
+
+def stuck_executions() -> list[str]:
+    """Every non-terminal execution that nobody works on, described with its task runs.
+
+    An execution is fine when it is terminal; PAUSED with a paused task run (waiting for a
+    resume or its timer); or has live work: a RUNNING task run whose lease has not expired,
+    a task run or execution timer (``wake_at``), a runnable task run queued, a QUEUED
+    execution behind one of the same flow that is live, or a Subflow child execution that
+    is itself live.
+    """
+    now = timezone.now()
+    executions = {str(e.id): e for e in Execution.objects.exclude(state__in=[s.value for s in TERMINAL])}
+    runs: dict[str, list[TaskRun]] = {}
+    for run in TaskRun.objects.filter(execution_id__in=list(executions)).order_by("seq"):
+        runs.setdefault(str(run.execution_id), []).append(run)
+    memo: dict[str, bool] = {}
+
+    def live(execution_id: str, seen: frozenset[str] = frozenset()) -> bool:
+        exe = executions.get(execution_id)
+        if exe is None:
+            return _retried_into_live(execution_id, lambda following: live(following, seen))
+        if execution_id in memo or execution_id in seen:
+            return memo.get(execution_id, False)
+        seen = seen | {execution_id}
+        mine = runs.get(execution_id, [])
+        result = (
+            (exe.state == State.PAUSED.value and any(r.state == State.PAUSED.value for r in mine))
+            or exe.wake_at is not None
+            or any(_live_run(r, now, lambda child: live(child, seen)) for r in mine)
+            or (exe.state == State.QUEUED.value and any(
+                live(str(o.id), seen) for o in executions.values()
+                if o.id != exe.id and (o.namespace, o.flow_id) == (exe.namespace, exe.flow_id)
+                and o.state in _HOLDING))
+        )
+        memo[execution_id] = result
+        return result
+
+    return [_describe(exe, runs.get(key, [])) for key, exe in executions.items() if not live(key)]
+
+
+def _retried_into_live(execution_id: str, following_live: Callable[[str], bool]) -> bool:
+    """A terminal child execution no longer works for its parent, unless it ended RETRIED
+    and the execution retrying it does (it reports to the same parent task run)."""
+    exe = Execution.objects.filter(id=execution_id).first()
+    following = services.retried_by(exe) if exe is not None else None
+    return following is not None and following_live(str(following.id))
+
+
+def _live_run(run: TaskRun, now: datetime, child_live: Callable[[str], bool]) -> bool:
+    if State(run.state).is_terminal:
+        return False
+    if run.state == State.RUNNING.value and run.lease_owner and run.lease_expires and run.lease_expires > now:
+        return True
+    if run.wake_at is not None or run.state in _QUEUED:
+        return True
+    child = run.meta.get("child_id")
+    return bool(child) and run.meta.get("child") is None and child_live(str(child))
+
+
+def _describe(exe: Execution, runs: list[TaskRun]) -> str:
+    lines = [f"execution {exe.id} ({exe.namespace}.{exe.flow_id}) is {exe.state}"
+             + (f", wake_at {exe.wake_at.isoformat()}" if exe.wake_at else "")]
+    for run in runs:
+        extra = []
+        if run.lease_owner:
+            extra.append(f"lease {run.lease_owner} until {run.lease_expires.isoformat() if run.lease_expires else '?'}")
+        if run.wake_at:
+            extra.append(f"wake_at {run.wake_at.isoformat()}")
+        if run.meta.get("child_id"):
+            extra.append(f"child execution {run.meta['child_id']}")
+        value = f"[{run.value}]" if run.value is not None else ""
+        lines.append(f"    {run.task_id}{value} {run.state}" + (f" ({'; '.join(extra)})" if extra else ""))
+    return "\n".join(lines)
+
+
+def assert_nothing_stuck(grace: float = 5.0) -> None:
+    """Fail, listing them, if executions stay non-terminal with nobody working on them for
+    ``grace`` seconds (an engine may be a few passes behind the last thing a test did)."""
+    deadline = time.monotonic() + grace
+    while True:
+        stuck = stuck_executions()
+        if not stuck:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("executions nobody works on:\n" + "\n".join(stuck))
+        time.sleep(0.05)
