@@ -158,15 +158,31 @@ def run_engine_until(cmd: ChoreoCommand, begin: Callable[[str], ExecutionRow | N
     an execution: an execution it creates is owned by this engine, so no other engine
     takes it while this command lives), then wait until ``done``. None when ``begin``
     returns None (nothing to wait for). Ctrl-C detaches: this engine hands over what it
-    owns when it stops, and any other engine carries it on."""
+    owns when it stops, and any other engine carries it on.
+
+    An execution that ends RETRIED (retry behavior CREATE_NEW_EXECUTION) is not the outcome:
+    the wait goes on with the execution that retries it, and so on; the last one is returned.
+    """
+    from orchestrator.engine import services
     from orchestrator.engine.runtime import Engine
 
+    deadline = None if timeout is None else time.monotonic() + timeout
     engine = Engine.from_settings().start()
     try:
         exe = begin(engine.id)
         if exe is None:
             return None
-        cmd.detach_id = exe.id
-        return wait_for(exe.id, done, timeout)
+        while True:
+            cmd.detach_id = exe.id
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            exe = wait_for(exe.id, lambda e: e.state == State.RETRIED or done(e), left)
+            if exe.state != State.RETRIED:
+                return exe
+            retry = services.retried_by(exe.id)
+            if retry is None:  # not expected: the executor creates it as it ends this one
+                return exe
+            cmd.info(f"Execution {exe.id} ended RETRIED: execution {retry.id} retries it "
+                     f"(attempt {retry.meta.get('attempt')}, starting at {retry.start_date.isoformat()})")
+            exe = retry
     finally:
         engine.stop(STOP_GRACE_SECONDS)

@@ -9,11 +9,14 @@ from orchestrator.engine.executor import (
     CreateTaskRun,
     ExecutionView,
     LogLine,
+    RetryExecution,
+    StartSubflow,
     TaskRunView,
     UpdateExecution,
     UpdateTaskRun,
     decide,
 )
+from orchestrator.engine.executor.decide import Decider
 from orchestrator.engine.states import State
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -47,6 +50,8 @@ def apply(view: ExecutionView, decisions: list) -> ExecutionView:  # type: ignor
                 run.wake_at = None
             if d.wake_at is not None:
                 run.wake_at = d.wake_at
+            if d.attempts is not None:
+                run.attempts = d.attempts
         elif isinstance(d, UpdateExecution):
             view.state = d.new
     view.taskruns = sorted(runs.values(), key=lambda r: r.seq)
@@ -373,3 +378,186 @@ def test_a_child_that_ended_outside_the_worker_counts_as_tolerated_for_its_block
     finish(view, "a", State.FAILED)
     view = apply(view, decide(s, view, NOW))
     assert [(r.task_id, r.state) for r in view.taskruns] == [("a", State.FAILED), ("b", State.CREATED)]
+
+
+# --- subflows ---------------------------------------------------------------------------------
+CALL = """
+id: f
+namespace: t
+tasks:
+  - id: call
+    type: subflow
+    namespace: t
+    flowId: "{{ inputs.target }}"
+    retry: {type: constant, interval: PT10S, maxAttempt: 2}
+  - {id: after, type: return, format: x}
+"""
+
+
+def test_a_subflow_attempt_names_its_child_before_starting_it() -> None:
+    decisions = decide(spec(CALL), execution(target="child"), NOW)
+    update = next(d for d in decisions if isinstance(d, UpdateTaskRun))
+    start = next(d for d in decisions if isinstance(d, StartSubflow))
+    # The apply layer records a failure to start on a meta that already names the child.
+    assert decisions.index(update) < decisions.index(start)
+    assert update.meta == {"child_id": start.execution_id}
+    assert update.attempts == [{"state": "RUNNING", "startDate": NOW.isoformat(), "executionId": start.execution_id}]
+    assert (start.namespace, start.flow_id) == ("t", "child")
+
+
+def test_a_subflow_that_could_not_start_is_retried_with_a_new_child_then_fails() -> None:
+    s = spec(CALL)
+    view = apply(execution(target="missing"), decide(s, execution(target="missing"), NOW))
+    call = view.taskruns[0]
+    first_child = call.meta["child_id"]
+    call.meta = {**call.meta, "start_error": "Cannot start subflow t.missing: No flow t.missing"}
+    view = apply(view, decide(s, view, NOW))
+    assert call.state == State.RETRYING and call.wake_at == NOW + timedelta(seconds=10)
+    assert [a["state"] for a in call.attempts] == ["FAILED"]
+    assert decide(s, view, NOW + timedelta(seconds=9)) == []
+    later = NOW + timedelta(seconds=10)
+    decisions = decide(s, view, later)
+    second_child = next(d for d in decisions if isinstance(d, StartSubflow)).execution_id
+    assert second_child != first_child
+    view = apply(view, decisions)
+    call.meta = {**call.meta, "start_error": "Cannot start subflow t.missing: No flow t.missing"}
+    decisions = decide(s, view, later)
+    assert any(isinstance(d, LogLine) and "No flow t.missing" in d.message for d in decisions)
+    view = apply(view, decisions)
+    assert call.state == State.FAILED and [a["state"] for a in call.attempts] == ["FAILED", "FAILED"]
+    assert view.state == State.FAILED and [r.task_id for r in view.taskruns] == ["call"]
+
+
+def test_a_subflow_whose_target_does_not_render_fails_without_starting_anything() -> None:
+    s = spec(CALL.replace("retry: {type: constant, interval: PT10S, maxAttempt: 2}", "description: no retry"))
+    decisions = decide(s, execution(), NOW)
+    assert not any(isinstance(d, StartSubflow) for d in decisions)
+    assert any(isinstance(d, LogLine) and "Subflow task [call] cannot start" in d.message for d in decisions)
+    assert isinstance(decisions[-1], UpdateExecution) and decisions[-1].new == State.FAILED
+
+
+# --- CREATE_NEW_EXECUTION -------------------------------------------------------------------
+NEW_EXECUTION = """
+id: f
+namespace: t
+retry: {behavior: CREATE_NEW_EXECUTION, type: constant, interval: PT30S, maxAttempt: 3}
+tasks:
+  - id: par
+    type: parallel
+    tasks:
+      - {id: boom, type: fail}
+      - {id: slow, type: sleep, duration: PT1M}
+      - id: seq
+        type: sequential
+        tasks:
+          - {id: queued, type: return, format: x}
+errors:
+  - {id: on_error, type: log, message: never}
+"""
+
+
+def test_a_task_run_retried_as_a_new_execution_ends_the_execution_retried_at_once() -> None:
+    s = spec(NEW_EXECUTION)
+    view = apply(execution(), decide(s, execution(), NOW))
+    runs = {r.task_id: r for r in view.taskruns}
+    runs["boom"].state = State.RETRIED
+    runs["boom"].meta = {"new_execution_at": (NOW + timedelta(seconds=30)).isoformat()}
+    runs["slow"].state = State.RUNNING
+    decisions = decide(s, view, NOW)
+    view = apply(view, decisions)
+    assert view.state == State.RETRIED
+    assert {r.task_id: r.state for r in view.taskruns} == {
+        "par": State.KILLED, "boom": State.RETRIED, "slow": State.RUNNING, "seq": State.KILLED,
+        "queued": State.KILLED}
+    assert [d for d in decisions if isinstance(d, RetryExecution)] == [
+        RetryExecution(execution_id="e1", start_at=NOW + timedelta(seconds=30), attempt=2, chain_started=NOW)]
+
+
+def test_the_execution_retrying_another_waits_for_its_start_time() -> None:
+    s = spec(NEW_EXECUTION)
+    start_at = NOW + timedelta(seconds=30)
+    view = execution()
+    view.meta = {"attempt": 2, "chain_started": NOW.isoformat(), "not_before": start_at.isoformat()}
+    waiting = Decider(s, view, NOW)
+    assert waiting.run() == [] and waiting.next_wake() == start_at
+    started = decide(s, view, start_at)
+    assert isinstance(started[0], UpdateExecution) and started[0].new == State.RUNNING
+
+
+# --- expression context ---------------------------------------------------------------------
+def test_dotted_label_keys_read_as_paths_and_ordinary_keys_stay_as_they_are() -> None:
+    s = spec("""
+        id: f
+        namespace: t
+        tasks:
+          - {id: r, type: return, format: "{{ labels.system.correlationId }}/{{ labels.team }}"}
+    """)
+    view = execution()
+    view.labels = {"system.correlationId": "c-1", "team": "data", "a": "1", "a.b": "2"}
+    context = Decider(s, view, NOW).contexts.for_execution()
+    assert context["labels"] == {"system": {"correlationId": "c-1"}, "team": "data", "a": "1"}
+
+
+WORKING_DIRECTORY = """
+id: f
+namespace: t
+tasks:
+  - id: each
+    type: foreach
+    values: ["a"]
+    tasks:
+      - id: sw
+        type: switch
+        value: "{{ taskrun.value }}"
+        cases:
+          a:
+            - id: wd
+              type: working_directory
+              tasks:
+                - {id: inside, type: return, format: x}
+            - id: seq
+              type: sequential
+              tasks:
+                - {id: beside, type: return, format: x}
+"""
+
+
+def _run_until(s, view: ExecutionView, task_id: str) -> ExecutionView:  # type: ignore[no-untyped-def]
+    for _ in range(10):
+        if any(r.task_id == task_id for r in view.taskruns):
+            return view
+        for run in view.taskruns:
+            if run.state == State.CREATED:
+                finish(view, run.task_id)
+        view = apply(view, decide(s, view, NOW))
+    raise AssertionError(f"{task_id} never started")
+
+
+def test_children_of_a_working_directory_see_it_as_worker_taskrun_and_share_its_parents() -> None:
+    s = spec(WORKING_DIRECTORY)
+    view = _run_until(s, apply(execution(), decide(s, execution(), NOW)), "inside")
+    runs = {r.task_id: r for r in view.taskruns}
+    context = Decider(s, view, NOW).context(runs["inside"])
+    wd = runs["wd"]
+    assert context["workerTaskrun"] == {"id": wd.id, "value": "a", "attemptsCount": 1, "startDate": NOW,
+                                        "parentId": runs["sw"].id}
+    assert context["taskrun"]["value"] == "a" and context["taskrun"]["parentId"] == wd.id
+    # As in Kestra: the WorkingDirectory's parents (the Switch, with its outputs); the
+    # ForEach has neither a value nor outputs and is left out.
+    assert context["parents"] == [{"taskrun": {"value": "a"}, "outputs": {"value": "a", "defaults": False}}]
+    assert context["parent"] == context["parents"][0]
+
+
+def test_parents_are_the_ancestors_with_a_value_or_outputs_closest_first() -> None:
+    s = spec(WORKING_DIRECTORY)
+    view = _run_until(s, apply(execution(), decide(s, execution(), NOW)), "inside")
+    runs = {r.task_id: r for r in view.taskruns}
+    finish(view, "inside")
+    view = _run_until(s, apply(view, decide(s, view, NOW)), "beside")
+    runs = {r.task_id: r for r in view.taskruns}
+    context = Decider(s, view, NOW).context(runs["beside"])
+    assert "workerTaskrun" not in context
+    assert context["parents"] == [
+        {"taskrun": {"value": "a"}},
+        {"taskrun": {"value": "a"}, "outputs": {"value": "a", "defaults": False}},
+    ]

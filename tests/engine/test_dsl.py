@@ -313,6 +313,22 @@ def test_system_labels_other_than_read_only_are_refused() -> None:
     assert "system.username" in error.message
 
 
+def test_retry_accepts_kestras_max_attempts_and_its_older_behavior_names() -> None:
+    flow = ok("""\
+        id: f
+        namespace: n
+        retry: {type: constant, interval: PT1S, maxAttempt: 2, behavior: NEW_EXECUTION}
+        tasks:
+          - id: a
+            type: fail
+            retry: {type: constant, interval: PT1S, maxAttempts: 3, behavior: RETRY_FAILED}
+        """).flow
+    assert flow is not None and flow.retry is not None
+    assert (flow.retry.maxAttempt, flow.retry.behavior) == (2, "CREATE_NEW_EXECUTION")
+    task_retry = flow.task("a").retry
+    assert task_retry is not None and (task_retry.maxAttempt, task_retry.behavior) == (3, "RETRY_FAILED_TASK")
+
+
 def test_a_subflow_calling_its_own_flow_is_recursive_and_an_unknown_one_gets_a_warning() -> None:
     error = only_error("""\
         id: me

@@ -85,6 +85,7 @@ def test_run_prints_one_json_document_with_the_documented_shape(cli: Cli) -> Non
     assert set(run["attempts"][0]) == {"state", "startDate", "endDate"}
     assert [line["message"] for line in doc["logs"]] == ["n=41"]
     assert set(doc["logs"][0]) >= {"seq", "taskRunId", "level", "date", "message"}
+    assert doc["labels"] == {"system.correlationId": doc["id"]}
 
 
 def test_bad_input_exits_2_with_a_message_naming_the_input(cli: Cli) -> None:
@@ -105,6 +106,31 @@ def test_a_failed_execution_exits_1(cli: Cli) -> None:
                "--json")
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["state"] == "FAILED"
+
+
+RETRIED_AS_NEW = """id: again
+namespace: t
+retry:
+  behavior: CREATE_NEW_EXECUTION
+  type: constant
+  interval: PT0.2S
+  maxAttempts: 2
+tasks:
+  - id: x
+    type: fail
+"""
+
+
+def test_run_follows_create_new_execution_retries_and_reports_the_last_execution(cli: Cli) -> None:
+    proc = cli("flows", "run", cli.flow("again.yaml", RETRIED_AS_NEW), "--json")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["state"] == "FAILED"
+    first = doc["labels"]["system.correlationId"]
+    assert doc["originalId"] == first != doc["id"]
+    assert f"Execution {first} ended RETRIED: execution {doc['id']} retries it (attempt 2" in proc.stderr
+    shown = json.loads(cli("executions", "show", first, "--json").stdout)
+    assert shown["state"] == "RETRIED" and shown["taskRuns"][0]["state"] == "RETRIED"
 
 
 def test_an_expired_timeout_exits_3(cli: Cli) -> None:

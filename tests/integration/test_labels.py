@@ -6,6 +6,7 @@ import textwrap
 import pytest
 
 from orchestrator.engine.dsl import parse_flow
+from orchestrator.engine.system_labels import without_system
 from tests.helpers import Runner
 
 FLOW = """
@@ -32,7 +33,7 @@ def test_labels_given_as_a_map_are_rendered_and_merged(runner: Runner) -> None:
       final: true
       meta: {by: "{{ flow.id }}"}"""))
     assert exe.state == "SUCCESS"
-    assert exe.labels == {"team": "data", "stage": "PROD", "attempt": "2", "final": "true",
+    assert without_system(exe.labels) == {"team": "data", "stage": "PROD", "attempt": "2", "final": "true",
                           "meta": '{"by":"labelled"}'}
 
 
@@ -41,7 +42,7 @@ def test_labels_given_as_a_list_of_key_value_pairs_are_rendered_and_merged(runne
       - {key: "{{ 'stage' }}", value: "{{ 'prod' | upper }}"}
       - {key: team, value: platform}"""))
     assert exe.state == "SUCCESS"
-    assert exe.labels == {"team": "platform", "stage": "PROD"}
+    assert without_system(exe.labels) == {"team": "platform", "stage": "PROD"}
 
 
 @pytest.mark.parametrize("expression", [
@@ -51,7 +52,7 @@ def test_labels_given_as_a_list_of_key_value_pairs_are_rendered_and_merged(runne
 def test_labels_given_as_an_expression_render_to_a_json_map_or_list(runner: Runner, expression: str) -> None:
     exe = runner.run(_flow(expression))
     assert exe.state == "SUCCESS", runner.messages(exe)
-    assert exe.labels == {"team": "data", "customer": "ada", "tier": "2"}
+    assert without_system(exe.labels) == {"team": "data", "customer": "ada", "tier": "2"}
 
 
 def test_an_expression_that_renders_to_something_else_fails_the_task_with_the_reason(runner: Runner) -> None:
@@ -61,7 +62,7 @@ def test_an_expression_that_renders_to_something_else_fails_the_task_with_the_re
         "labels must render to a JSON object or a JSON list of {key, value} pairs, but '{{ inputs.payload }}' "
         "rendered to 'customer=ada': Expecting value"
     ]
-    assert exe.labels == {"team": "data"}
+    assert without_system(exe.labels) == {"team": "data"}
 
 
 def test_a_task_cannot_set_a_system_label(runner: Runner) -> None:

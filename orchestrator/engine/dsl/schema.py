@@ -24,6 +24,7 @@ def flow_json_schema() -> dict[str, Any]:
         defs[name] = _task_schema(cls, defs)
         branches.append({"$ref": _REF.format(model=name)})
     defs["Task"] = {"oneOf": branches, "description": "A task; its type chooses which properties apply."}
+    _accept_retry_aliases(defs)
     trigger = defs.get("TriggerSpec")
     if trigger is not None:
         names = sorted(name for kind, aliases in TRIGGER_TYPES.items() for name in (kind, *aliases))
@@ -64,6 +65,18 @@ def _allow_label_lists(schema: dict[str, Any]) -> None:
                 "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
             }},
         ]}
+
+
+def _accept_retry_aliases(defs: dict[str, Any]) -> None:
+    """``retry.maxAttempts`` (Kestra's current name) validates as ``maxAttempt``; say so to editors."""
+    retry = defs.get("RetryPolicy")
+    if retry is not None and "maxAttempt" in retry.get("properties", {}):
+        alias = dict(retry["properties"]["maxAttempt"])
+        alias["title"] = "Maxattempts"
+        alias["description"] = "Same as maxAttempt (Kestra's current name)."
+        retry["properties"]["maxAttempts"] = alias
+        retry["properties"]["behavior"]["enum"] = [
+            "RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION", "RETRY_FAILED", "NEW_EXECUTION"]
 
 
 def _resolve_placeholders(value: Any) -> Any:

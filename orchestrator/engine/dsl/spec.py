@@ -71,6 +71,7 @@ class FlowSpec(BaseModel):
     taskDefaults: list[PluginDefault] = []
 
     _by_id: dict[str, Task] | None = PrivateAttr(default=None)
+    _parents: dict[str, Task] | None = PrivateAttr(default=None)
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -102,3 +103,14 @@ class FlowSpec(BaseModel):
         if self._by_id is None:
             self._by_id = {task.id: task for task in self.walk_tasks()}
         return self._by_id[task_id]
+
+    def parent_of(self, task_id: str) -> Task | None:
+        """The task whose child lists (tasks, errors, finally, branches...) hold ``task_id``."""
+        if self._parents is None:
+            self._parents = {
+                child.id: task
+                for task in self.walk_tasks()
+                for children in task.child_lists().values()
+                for child in children
+            }
+        return self._parents.get(task_id)

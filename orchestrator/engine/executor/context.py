@@ -53,33 +53,51 @@ def execution_context(execution: ExecutionView, flow_revision: int, variables: d
             "revision": flow_revision,
             "tenantId": None,
         },
-        "labels": execution.labels,
+        "labels": nested_labels(execution.labels),
         "trigger": execution.trigger or {},
     }
 
 
 def taskrun_context(base: dict[str, Any], outputs: Any, run: TaskRunView, ancestors: list[TaskRunView],
-                    task_type: str) -> dict[str, Any]:
-    """The context of one task run; ``ancestors`` nearest first."""
+                    task_type: str, working_directory: TaskRunView | None = None) -> dict[str, Any]:
+    """The context of one task run. ``ancestors``: nearest first; ``working_directory``:
+    the WorkingDirectory task run (one of the ancestors) it runs in, if any."""
     context = {**base, "outputs": outputs}
     context["task"] = {"id": run.task_id, "type": task_type}
-    context["taskrun"] = {
-        "id": run.id,
-        "value": run.value,
-        "attemptsCount": len(run.attempts),
-        "startDate": run.start_date,
-        "parentId": run.parent_id,
-    }
+    context["taskrun"] = taskrun_variables(run)
     if run.iteration is not None:
         # ForEachItem's subflows read their batch as {{ taskrun.items }}.
         context["taskrun"]["items"] = run.value
-    parents = [{"taskrun": {"id": a.id, "value": a.value}, "outputs": a.outputs} for a in ancestors]
+    parents = parents_of(ancestors)
+    if working_directory is not None:
+        # Kestra runs a WorkingDirectory's children inside the WorkingDirectory's own worker
+        # task: they see it as {{ workerTaskrun }} (its attempt is under way), and
+        # parent/parents are those of the WorkingDirectory.
+        context["workerTaskrun"] = taskrun_variables(working_directory)
+        context["workerTaskrun"]["attemptsCount"] = max(1, len(working_directory.attempts))
+        if run.parent_id == working_directory.id:
+            parents = parents_of(ancestors[1:])
+    context["parents"] = parents
     if parents:
         context["parent"] = parents[0]
-        context["parents"] = parents
     context["_loop_path"] = [r.value for r in reversed([run, *ancestors])
                              if r.iteration is not None and r.value is not None]
     return context
+
+
+def parents_of(ancestors: list[TaskRunView]) -> list[dict[str, Any]]:
+    """Kestra's ``parents``: the ancestors, closest first, each as its loop value
+    (``taskrun.value``) and its outputs; ancestors with neither are left out."""
+    parents: list[dict[str, Any]] = []
+    for ancestor in ancestors:
+        entry: dict[str, Any] = {}
+        if ancestor.value is not None:
+            entry["taskrun"] = {"value": ancestor.value}
+        if ancestor.outputs:
+            entry["outputs"] = ancestor.outputs
+        if entry:
+            parents.append(entry)
+    return parents
 
 
 def ancestors_of(run: TaskRunView, by_id: dict[str, TaskRunView]) -> list[TaskRunView]:
@@ -113,8 +131,43 @@ class ContextBuilder:
     def for_execution(self) -> dict[str, Any]:
         return {**self._base, "outputs": self.outputs}
 
-    def for_taskrun(self, run: TaskRunView, task_type: str) -> dict[str, Any]:
-        return taskrun_context(self._base, self.outputs, run, ancestors_of(run, self.by_id), task_type)
+    def for_taskrun(self, run: TaskRunView, task_type: str,
+                    working_directory: TaskRunView | None = None) -> dict[str, Any]:
+        return taskrun_context(self._base, self.outputs, run, ancestors_of(run, self.by_id), task_type,
+                               working_directory)
+
+
+def taskrun_variables(run: TaskRunView) -> dict[str, Any]:
+    """``{{ taskrun }}``: Kestra's fields, with value and parentId always present."""
+    variables: dict[str, Any] = {
+        "id": run.id,
+        "value": run.value,
+        "attemptsCount": len(run.attempts),
+        "startDate": run.start_date,
+        "parentId": run.parent_id,
+    }
+    if run.iteration is not None:
+        variables["iteration"] = run.iteration
+    return variables
+
+
+def nested_labels(labels: dict[str, str]) -> dict[str, Any]:
+    """Labels as Kestra gives them to expressions: a dotted key is a path, so
+    ``system.correlationId`` reads as ``labels.system.correlationId``. A key that clashes
+    with another one's path (``a`` and ``a.b``) is left out, as Kestra does."""
+    nested: dict[str, Any] = {}
+    for key, value in labels.items():
+        *path, last = key.split(".")
+        node = nested
+        for part in path:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                break
+            node = child
+        else:
+            if last not in node:
+                node[last] = value
+    return nested
 
 
 def each_output_function(context: dict[str, Any]) -> Callable[[Any], Any]:

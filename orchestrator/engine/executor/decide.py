@@ -18,10 +18,12 @@ from orchestrator.engine.executor.decisions import (
     CreateTaskRun,
     Decision,
     LogLine,
+    RetryExecution,
     StartSubflow,
     UpdateExecution,
     UpdateTaskRun,
 )
+from orchestrator.engine.executor.retries import NEW_EXECUTION_AT, NOT_BEFORE, Chain
 from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
 from orchestrator.engine.dsl import OutputError, typed_outputs
 from orchestrator.engine.expressions import ExpressionError, is_truthy, render, render_typed, render_value
@@ -34,6 +36,8 @@ _TASKRUN_NS = uuid.UUID("6f1c1c4e-7d1f-4b53-9a57-2f0d6c3e9b10")
 # in a few rounds (one per level of nesting that starts in the same pass).
 _MAX_ROUNDS = 500
 _STOPPING = (State.FAILED, State.KILLED, State.CANCELLED)
+# What a task run waiting for its turn (not running on a worker) may be.
+_WAITING = (State.CREATED, State.QUEUED, State.RESTARTED, State.RETRYING, State.PAUSED)
 
 
 def taskrun_id(execution_id: str, key: str) -> str:
@@ -84,6 +88,8 @@ class Decider:
         state = self.exe.state
         if state.is_terminal:
             return []
+        if state == State.CREATED and self._not_before() is not None:
+            return []  # a retry's new execution waits for its delay (see next_wake)
         if state in (State.CREATED, State.QUEUED) and not self._may_start():
             return self.decisions
         if state in (State.CREATED, State.QUEUED, State.RESTARTED):
@@ -93,6 +99,10 @@ class Decider:
             return self.decisions
         root: State | None = None
         for _ in range(_MAX_ROUNDS):
+            retried = next((r for r in self.exe.taskruns if r.state == State.RETRIED), None)
+            if retried is not None:
+                self._retry_as_new_execution(retried)
+                return self.decisions
             self.changed = False
             self._fire_timers()
             for run in list(self.exe.taskruns):
@@ -127,12 +137,47 @@ class Decider:
     def _is_flowable(self, run: TaskRunView) -> bool:
         return self.task(run.task_id).is_flowable
 
+    def _not_before(self) -> datetime | None:
+        """When a CREATED execution may start, if that is still in the future."""
+        text = self.exe.meta.get(NOT_BEFORE)
+        when = datetime.fromisoformat(text) if text else None
+        return when if when is not None and when > self.now else None
+
+    def next_wake(self) -> datetime | None:
+        """The earliest timer of the execution (a retry delay, a pause, a delayed start)."""
+        waits = [r.wake_at for r in self.exe.taskruns if r.wake_at is not None and not r.state.is_terminal]
+        if self.exe.state == State.CREATED:
+            start = self._not_before()
+            if start is not None:
+                waits.append(start)
+        return min(waits) if waits else None
+
     def _fire_timers(self) -> None:
         for run in list(self.exe.taskruns):
             if run.wake_at is None or run.wake_at > self.now:
                 continue
-            if run.state == State.RETRYING:
+            if run.state == State.RETRYING and self._is_flowable(run):
+                # A Subflow's next attempt: its resolver starts a new child execution.
+                self.update(run, State.RUNNING, clear_wake=True, meta=flowables.without_child(run.meta))
+            elif run.state == State.RETRYING:
                 self.update(run, State.QUEUED, clear_wake=True, enqueue=True)
+
+    def _retry_as_new_execution(self, failed: TaskRunView) -> None:
+        """A task failed under CREATE_NEW_EXECUTION: this execution ends RETRIED at once (no
+        errors or finally branch runs, as in Kestra) and hands over to a new execution.
+        Task runs still waiting for their turn end KILLED so no worker picks them up;
+        attempts already running on a worker finish on their own."""
+        for run in self.exe.taskruns:
+            if run.state in _WAITING or (run.state == State.RUNNING and self._is_flowable(run)):
+                self.update(run, State.KILLED, clear_wake=True)
+        chain = Chain.of(self.exe.meta, self.exe.start_date)
+        text = failed.meta.get(NEW_EXECUTION_AT)
+        start_at = datetime.fromisoformat(text) if text else self.now
+        self.log(None, "WARN", f"Task [{failed.task_id}] failed: execution attempt {chain.attempt} ends RETRIED; "
+                               f"attempt {chain.attempt + 1} starts as a new execution at {start_at.isoformat()}")
+        self.set_execution(State.RETRIED)
+        self.decisions.append(RetryExecution(execution_id=self.exe.id, start_at=start_at,
+                                             attempt=chain.attempt + 1, chain_started=chain.started))
 
     def _sync_paused(self) -> None:
         paused = any(r.state == State.PAUSED for r in self.exe.taskruns)
@@ -203,8 +248,8 @@ class Decider:
             if run is None:
                 self.create(parent, task, iteration, value)
                 return None
-            if not run.state.is_terminal:
-                return None
+            if not run.state.is_terminal or run.state == State.RETRIED:
+                return None  # RETRIED: the whole execution ends RETRIED in the next round
             state = effective_state(task, run.state)
             states.append(state)
             if state in _STOPPING:
@@ -285,7 +330,7 @@ class Decider:
     def update(
         self, run: TaskRunView, new: State, *, outputs: dict[str, Any] | None = None,
         meta: dict[str, Any] | None = None, wake_at: datetime | None = None, clear_wake: bool = False,
-        reason: str | None = None, enqueue: bool = False,
+        reason: str | None = None, enqueue: bool = False, attempts: list[dict[str, Any]] | None = None,
     ) -> None:
         old = run.state
         run.state = new
@@ -293,6 +338,8 @@ class Decider:
             run.outputs = outputs
         if meta is not None:
             run.meta = meta
+        if attempts is not None:
+            run.attempts = attempts
         if clear_wake:
             run.wake_at = None
         if wake_at is not None:
@@ -303,21 +350,23 @@ class Decider:
         self.decisions.append(
             UpdateTaskRun(
                 id=run.id, old=old, new=new, outputs=outputs, meta=meta, wake_at=wake_at,
-                clear_wake=clear_wake, reason=reason, enqueue=enqueue,
+                clear_wake=clear_wake, reason=reason, enqueue=enqueue, attempts=attempts,
             )
         )
         if reason and new in (State.FAILED, State.KILLED, State.CANCELLED):
             self.log(run.id, "ERROR", reason)
+        elif reason and new in (State.RETRYING, State.RETRIED):
+            self.log(run.id, "WARN", reason)
         self.changed = True
 
     def end(self, run: TaskRunView, state: State, *, outputs: dict[str, Any] | None = None,
-            reason: str | None = None) -> None:
+            reason: str | None = None, attempts: list[dict[str, Any]] | None = None) -> None:
         """End a flowable task run; its own allowFailure / allowWarning apply here, as the
         worker applies a runnable task's."""
         final = tolerated_state(self.task(run.task_id), state)
         if reason and final != state and state in _STOPPING:
             self.log(run.id, "ERROR", reason)  # tolerated, but the failure is still told
-        self.update(run, final, outputs=outputs, reason=reason, clear_wake=True)
+        self.update(run, final, outputs=outputs, reason=reason, clear_wake=True, attempts=attempts)
 
     def start_subflow(self, run: TaskRunView, decision: StartSubflow) -> None:
         self.decisions.append(decision)
@@ -336,8 +385,17 @@ class Decider:
     # --- expressions ----------------------------------------------------------------
     def context(self, run: TaskRunView) -> dict[str, Any]:
         task = self.spec.task(run.task_id)
-        context = self.contexts.for_taskrun(run, task.type)
+        context = self.contexts.for_taskrun(run, task.type, self.working_directory(run))
         return context
+
+    def working_directory(self, run: TaskRunView) -> TaskRunView | None:
+        """The nearest enclosing WorkingDirectory task run, if any."""
+        parent = self.by_id.get(run.parent_id) if run.parent_id else None
+        while parent is not None:
+            if self.task(parent.task_id).shares_working_dir:
+                return parent
+            parent = self.by_id.get(parent.parent_id) if parent.parent_id else None
+        return None
 
     def render(self, run: TaskRunView, template: str) -> str:
         context = self.context(run)

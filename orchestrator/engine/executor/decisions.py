@@ -28,6 +28,8 @@ class UpdateTaskRun:
     clear_wake: bool = False
     reason: str | None = None
     enqueue: bool = False
+    # None keeps the attempts as they are (the executor writes them for Subflow task runs).
+    attempts: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -50,10 +52,22 @@ class StartSubflow:
 
 
 @dataclass
+class RetryExecution:
+    """Create the execution that retries this one (retry behavior CREATE_NEW_EXECUTION):
+    same flow revision, inputs and labels, attempt ``attempt`` of the chain, not started
+    before ``start_at``. Its id is derived from this execution's, so applying twice is harmless."""
+
+    execution_id: str
+    start_at: datetime
+    attempt: int
+    chain_started: datetime
+
+
+@dataclass
 class LogLine:
     taskrun_id: str | None
     level: str
     message: str
 
 
-Decision = CreateTaskRun | UpdateTaskRun | UpdateExecution | StartSubflow | LogLine
+Decision = CreateTaskRun | UpdateTaskRun | UpdateExecution | StartSubflow | RetryExecution | LogLine

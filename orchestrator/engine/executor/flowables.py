@@ -10,11 +10,21 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.engine.durations import resolve_duration
+from orchestrator.engine.durations import DurationError, resolve_duration
 from orchestrator.engine.executor.decisions import StartSubflow
+from orchestrator.engine.executor.retries import (
+    GIVE_UP,
+    NEW_EXECUTION_AT,
+    Chain,
+    Next,
+    after_failure,
+    policy_for,
+    warns_after_success,
+)
 from orchestrator.engine.executor.snapshot import TaskRunView
 from orchestrator.engine.expressions import ExpressionError, is_truthy
 from orchestrator.engine.states import State, worst
+from orchestrator.engine.system_labels import CORRELATION_ID, correlation_id, without_system
 from orchestrator.engine.tasks.base import Task
 
 if TYPE_CHECKING:
@@ -73,6 +83,8 @@ def _parallel(d: Decider, parent: TaskRunView, tasks: Sequence[Task], limit: int
     from orchestrator.engine.executor.decide import effective_state
 
     runs = [(t, d.child(parent, t.id)) for t in tasks]
+    if any(r is not None and r.state == State.RETRIED for _, r in runs):
+        return None  # the whole execution ends RETRIED in the next round
     active = sum(1 for _, r in runs if r is not None and not r.state.is_terminal)
     failed = any(r is not None and r.state.is_terminal and effective_state(t, r.state) in _STOPPING for t, r in runs)
     waiting = False
@@ -253,29 +265,37 @@ def _resume_defaults(task: Any) -> dict[str, Any]:
     return result
 
 
-def subflow(d: Decider, run: TaskRunView, task: Any) -> None:
-    from orchestrator.engine.executor.decide import subflow_execution_id
+# Task run meta of a Subflow, for its current attempt: the child execution's id, the
+# child's result once it ended (written when the child ends) or why it could not start
+# (written by the apply layer, which is where a missing flow or refused inputs show).
+CHILD_ID, CHILD, START_ERROR = "child_id", "child", "start_error"
 
+
+def without_child(meta: dict[str, Any]) -> dict[str, Any]:
+    """Meta for a new attempt of a Subflow task run."""
+    return {k: v for k, v in meta.items() if k not in (CHILD_ID, CHILD, START_ERROR)}
+
+
+def subflow(d: Decider, run: TaskRunView, task: Any) -> None:
+    """One child execution per attempt; a failed attempt is retried by the nearest retry
+    policy (a new child execution each time). Attempts record the child's id and end state."""
     meta = run.meta
-    if not meta.get("child_id"):
-        child_id = subflow_execution_id(run.id, len(run.attempts) + int(meta.get("restarts", 0)))
-        inputs = d.render_value(run, dict(task.inputs or {}))
-        labels: dict[str, str] = dict(d.exe.labels) if task.inheritLabels else {}
-        labels.update({k: str(v) for k, v in _labels(d.render_value(run, task.labels)).items()})
-        d.start_subflow(run, StartSubflow(
-            taskrun_id=run.id, execution_id=child_id, namespace=d.render(run, task.namespace),
-            flow_id=d.render(run, task.flowId), revision=task.revision, inputs=inputs, labels=labels,
-        ))
-        d.update(run, run.state, meta={**meta, "child_id": child_id}, outputs={"executionId": child_id})
+    child_id = meta.get(CHILD_ID)
+    if not child_id:
+        _start_child(d, run, task)
+        return
+    ids = {"executionId": child_id}
+    if meta.get(START_ERROR):
+        _attempt_failed(d, run, ids, str(meta[START_ERROR]))
         return
     if not task.wait:
-        d.end(run, State.SUCCESS, outputs={"executionId": meta["child_id"]})
+        _attempt_ended(d, run, State.SUCCESS, ids)
         return
-    child = meta.get("child")
+    child = meta.get(CHILD)
     if child is None:
         return
     state = State(child["state"])
-    outputs: dict[str, Any] = {"executionId": meta["child_id"], "state": state.value}
+    outputs: dict[str, Any] = {**ids, "state": state.value}
     extracted = dict(child.get("outputs") or {})
     if task.outputs:
         context = {**d.context(run), "outputs": child.get("taskOutputs") or {}}
@@ -284,15 +304,78 @@ def subflow(d: Decider, run: TaskRunView, task: Any) -> None:
         try:
             extracted.update(render_value(dict(task.outputs), context))
         except ExpressionError as exc:
-            d.end(run, State.FAILED, outputs=outputs, reason=f"Subflow outputs could not be rendered: {exc}")
+            _attempt_failed(d, run, outputs, f"Subflow outputs could not be rendered: {exc}")
             return
     outputs["outputs"] = extracted
-    if state in (State.FAILED, State.KILLED, State.CANCELLED, State.WARNING) and task.transmitFailed:
-        reason = None if state == State.WARNING else (
-            f"Subflow execution {meta['child_id']} ended {state.value}")
-        d.end(run, State.FAILED if state == State.CANCELLED else state, outputs=outputs, reason=reason)
+    if state in (State.FAILED, State.CANCELLED) and task.transmitFailed:
+        _attempt_failed(d, run, outputs, f"Subflow execution {child_id} ended {state.value}")
+    elif state == State.KILLED and task.transmitFailed:
+        _attempt_ended(d, run, state, outputs, reason=f"Subflow execution {child_id} ended KILLED")
+    elif state == State.WARNING and task.transmitFailed:
+        _attempt_ended(d, run, state, outputs)
     else:
-        d.end(run, State.SUCCESS, outputs=outputs)
+        _attempt_ended(d, run, State.SUCCESS, outputs)
+
+
+def _start_child(d: Decider, run: TaskRunView, task: Any) -> None:
+    from orchestrator.engine.executor.decide import subflow_execution_id
+
+    child_id = subflow_execution_id(run.id, len(run.attempts) + int(run.meta.get("restarts", 0)))
+    attempts = [*run.attempts, {"state": State.RUNNING.value, "startDate": d.now.isoformat(), "executionId": child_id}]
+    try:
+        namespace = d.render(run, task.namespace)
+        flow_id = d.render(run, task.flowId)
+        inputs = d.render_value(run, dict(task.inputs or {}))
+        labels: dict[str, str] = without_system(d.exe.labels) if task.inheritLabels else {}
+        labels.update({k: str(v) for k, v in _labels(d.render_value(run, task.labels)).items()})
+    except ExpressionError as exc:
+        d.update(run, run.state, attempts=attempts)
+        _attempt_failed(d, run, {}, f"Subflow task [{task.id}] cannot start: its namespace, flowId, inputs or "
+                                    f"labels do not render: {exc}")
+        return
+    # Every execution of a chain carries the id of the first one (Kestra's system label).
+    labels[CORRELATION_ID] = correlation_id(d.exe.labels, d.exe.id)
+    # The meta first: if the child cannot start, the apply layer adds why to this meta.
+    d.update(run, run.state, meta={**run.meta, CHILD_ID: child_id}, outputs={"executionId": child_id},
+             attempts=attempts)
+    d.start_subflow(run, StartSubflow(
+        taskrun_id=run.id, execution_id=child_id, namespace=namespace, flow_id=flow_id, revision=task.revision,
+        inputs=inputs, labels=labels,
+    ))
+
+
+def _closed(run: TaskRunView, state: State, now: Any) -> list[dict[str, Any]]:
+    attempts = [dict(a) for a in run.attempts]
+    if attempts and not State(attempts[-1]["state"]).is_terminal:
+        attempts[-1].update(state=state.value, endDate=now.isoformat())
+    return attempts
+
+
+def _attempt_ended(d: Decider, run: TaskRunView, state: State, outputs: dict[str, Any],
+                   reason: str | None = None) -> None:
+    attempts = _closed(run, state, d.now)
+    if state == State.SUCCESS and warns_after_success(policy_for(d.spec, run.task_id), len(attempts)):
+        state = State.WARNING
+    d.end(run, state, outputs=outputs, attempts=attempts, reason=reason)
+
+
+def _attempt_failed(d: Decider, run: TaskRunView, outputs: dict[str, Any], reason: str) -> None:
+    """The current attempt failed: retry it, hand over to a new execution, or fail."""
+    attempts = _closed(run, State.FAILED, d.now)
+    try:
+        plan = after_failure(policy_for(d.spec, run.task_id), attempts=len(attempts),
+                             first_start=run.start_date or d.now, now=d.now, seed=run.id,
+                             chain=Chain.of(d.exe.meta, d.exe.start_date), render=lambda t: d.render(run, t))
+    except DurationError as exc:
+        plan, reason = GIVE_UP, f"{reason}; not retried: {exc}"
+    if plan.next == Next.RETRY_TASK and plan.at is not None:
+        d.update(run, State.RETRYING, outputs=outputs, attempts=attempts, wake_at=plan.at,
+                 reason=f"{reason} (attempt {len(attempts)}, retrying at {plan.at.isoformat()})")
+    elif plan.next == Next.NEW_EXECUTION and plan.at is not None:
+        d.update(run, State.RETRIED, outputs=outputs, attempts=attempts, clear_wake=True,
+                 meta={**run.meta, NEW_EXECUTION_AT: plan.at.isoformat()}, reason=reason)
+    else:
+        d.end(run, State.FAILED, outputs=outputs, attempts=attempts, reason=reason)
 
 
 def foreach_item(d: Decider, run: TaskRunView, task: Any) -> None:

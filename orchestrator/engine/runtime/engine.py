@@ -215,6 +215,8 @@ class Engine:
                 self.bus.send(WAKE, execution_id)
         if effects.wake_at is not None:
             self._schedule(effects.wake_at, effects.execution_id)
+        for when, execution_id in effects.timers:
+            self._schedule(when, execution_id)
 
     def _schedule(self, when: datetime, execution_id: str) -> None:
         with self._cond:

@@ -16,13 +16,15 @@ from django.db import IntegrityError, OperationalError, transaction
 
 from orchestrator.engine import launch
 from orchestrator.engine.dsl import InputError
-from orchestrator.engine.errors import ServiceError
+from orchestrator.engine.errors import FlowNotFound, ServiceError
 from orchestrator.engine.executor.context import outputs_map
 from orchestrator.engine.executor.decide import Decider
+from orchestrator.engine.executor.flowables import START_ERROR
 from orchestrator.engine.executor.decisions import (
     CreateTaskRun,
     Decision,
     LogLine as Say,
+    RetryExecution,
     StartSubflow,
     UpdateExecution,
     UpdateTaskRun,
@@ -53,6 +55,8 @@ class Effects:
     wake: set[str] = field(default_factory=set)
     events: list[Event] = field(default_factory=list)
     wake_at: datetime | None = None
+    # Timers of other executions this pass created (a retry's new execution).
+    timers: list[tuple[datetime, str]] = field(default_factory=list)
     # Another live engine owns the execution: this one left it alone.
     foreign: bool = False
 
@@ -107,8 +111,14 @@ class Executor:
         write = _Write.of(decisions, decider, now)
         for start in write.subflows:
             self._start_subflow(exe, start, decider, write, effects, now)
-        timers = [r.wake_at for r in final.taskruns if r.wake_at is not None and not r.state.is_terminal]
-        wake_at = min(timers) if timers else None
+        for retry in write.retries:
+            new = launch.retry_of(exe, retry.start_at, retry.attempt, retry.chain_started, owner=self.owner)
+            if self.store.get_execution(new.id) is None:
+                self.store.create_execution(new, now)
+            # Created with its wake time: a timer starts it, no thread waits (the maintenance
+            # scan of due timers would too, in any process, if this one stops first).
+            effects.timers.append((retry.start_at, new.id))
+        wake_at = decider.next_wake()
         effects.wake_at = wake_at
         fields: dict[str, Any] = {}
         if write.outputs is not None:
@@ -157,10 +167,10 @@ class Executor:
     def _start_subflow(self, exe: ExecutionRow, start: StartSubflow, decider: Decider, write: _Write,
                        effects: Effects, now: datetime) -> None:
         depth = int(exe.meta.get("depth", 0)) + 1
+        target = f"{start.namespace}.{start.flow_id}"
         try:
             if depth > _MAX_SUBFLOW_DEPTH:
-                raise ServiceError(f"subflows nested deeper than {_MAX_SUBFLOW_DEPTH} levels: "
-                                   f"is {start.namespace}.{start.flow_id} recursive?")
+                raise ServiceError(f"subflows nested deeper than {_MAX_SUBFLOW_DEPTH} levels: does {target} call itself?")
             new = launch.prepare(
                 self.store, self.specs, start.namespace, start.flow_id, start.inputs, revision=start.revision,
                 labels=start.labels, execution_id=start.execution_id, parent_id=exe.id,
@@ -168,20 +178,36 @@ class Executor:
                 meta={"depth": depth}, owner=self.owner,
             )
             self.store.create_execution(new, now)
-        except (ServiceError, InputError) as exc:
-            detail = "; ".join(exc.messages) if isinstance(exc, InputError) else str(exc)
-            reason = f"Cannot start subflow {start.namespace}.{start.flow_id}: {detail}"
-            run = decider.by_id[start.taskrun_id]
-            write.fail(run, reason, now)
-            effects.wake.add(exe.id)
+        except InputError as exc:
+            self._not_started(start, decider, write, effects, f"Subflow {target} refused its inputs: "
+                              f"{'; '.join(exc.messages)}. Fix the task's inputs or the flow's input definitions.")
+            return
+        except FlowNotFound as exc:
+            self._not_started(start, decider, write, effects, f"Cannot start subflow {target}: {exc} "
+                              "(or correct the task's namespace, flowId or revision)")
+            return
+        except ServiceError as exc:
+            self._not_started(start, decider, write, effects, f"Cannot start subflow {target}: {exc}")
             return
         effects.wake.add(new.id)
+
+    @staticmethod
+    def _not_started(start: StartSubflow, decider: Decider, write: _Write, effects: Effects, reason: str) -> None:
+        """Only this layer sees that the flow is missing or refuses the inputs: note why on
+        the task run (its meta already names the child) and let the executor's next pass
+        decide (retry the attempt or fail the task run, see flowables.subflow)."""
+        run = decider.by_id[start.taskrun_id]
+        run.meta = {**run.meta, START_ERROR: reason}
+        write.step(run, run.state, run.state)
+        effects.wake.add(decider.exe.id)
 
     def _ended(self, exe: ExecutionRow, final: ExecutionView, end: State, spec: Any,
                outputs: dict[str, Any] | None, now: datetime, effects: Effects) -> None:
         root = shared_root(exe.id)
         transaction.on_commit(lambda: shutil.rmtree(root, ignore_errors=True))
-        if exe.parent_taskrun_id and exe.parent_id:
+        # A RETRIED subflow execution is not the end of the child: the execution retrying it
+        # carries the same parent task run and reports to it.
+        if exe.parent_taskrun_id and exe.parent_id and end != State.RETRIED:
             self._notify_parent(exe, final, end, outputs if outputs is not None else exe.outputs, now, effects)
         if spec.concurrency is not None:
             queued = self.store.oldest_queued(exe.namespace, exe.flow_id)
@@ -241,6 +267,7 @@ class _Write:
     outputs: dict[str, Any] | None = None
     logs: list[LogLine] = field(default_factory=list)
     subflows: list[StartSubflow] = field(default_factory=list)
+    retries: list[RetryExecution] = field(default_factory=list)
     enqueue: list[str] = field(default_factory=list)
 
     @classmethod
@@ -262,6 +289,8 @@ class _Write:
                     write.outputs = d.outputs
             elif isinstance(d, StartSubflow):
                 write.subflows.append(d)
+            elif isinstance(d, RetryExecution):
+                write.retries.append(d)
             elif isinstance(d, Say):
                 run_ = decider.by_id.get(d.taskrun_id) if d.taskrun_id else None
                 write.logs.append(LogLine(d.taskrun_id, run_.task_id if run_ else "", None, d.level, now,
@@ -279,14 +308,6 @@ class _Write:
             change = self.changes[run.id] = RunChange(run, expect=old)
         if new != (change.path[-1] if change.path else change.expect):
             change.path.append(new)
-
-    def fail(self, run: TaskRunView, reason: str, now: datetime) -> None:
-        old = run.state
-        run.state = State.FAILED
-        run.end_date = now
-        run.meta = {**run.meta, "error": reason}
-        self.step(run, old, State.FAILED)
-        self.logs.append(LogLine(run.id, run.task_id, None, "ERROR", now, reason))
 
 
 def _view(exe: ExecutionRow, runs: list[TaskRunView]) -> ExecutionView:

@@ -13,7 +13,7 @@ from orchestrator.engine.executor.snapshot import ExecutionView
 from orchestrator.engine.expressions import render
 from orchestrator.engine.journal import Event, LogLine
 from orchestrator.engine.logs import prepare
-from orchestrator.engine.retry import next_delay
+from orchestrator.engine.executor.retries import GIVE_UP, NEW_EXECUTION_AT, Chain, Next, after_failure, policy_for
 from orchestrator.engine.secrets import secret_values, unseal_inputs
 from orchestrator.engine.states import State
 from orchestrator.engine.store import ExecutionRow, LostAttempt, RunChange, Store
@@ -37,23 +37,25 @@ def recover_lost_attempt(store: Store, specs: SpecCache, lost: LostAttempt, now:
             attempts[-1].update(state=State.FAILED.value, endDate=now.isoformat())
         reason = (f"Task [{run.task_id}] lost its worker: {lost.lease_owner} stopped heartbeating "
                   f"(it is presumed dead after CHOREO_LEASE_SECONDS without a heartbeat)")
-        new_state, wake_at = State.FAILED, None
+        new_state, wake_at, meta = State.FAILED, None, dict(run.meta)
         if exe.state == State.KILLING:
             new_state = State.KILLED
         else:
+            # The same rules as a worker reporting a failed attempt (executor.retries).
             spec = specs.get(exe.revision_id)
-            policy = task.retry or spec.retry
-            if policy is not None:
-                try:
-                    delay = next_delay(policy, len(attempts), run.start_date or now, now, run.id,
-                                       _renderer(store, exe, spec))
-                except DurationError as exc:
-                    delay, reason = None, f"{reason}; not retried: {exc}"
-                if delay is not None:
-                    new_state, wake_at = State.RETRYING, now + delay
+            try:
+                plan = after_failure(policy_for(spec, run.task_id), attempts=len(attempts),
+                                     first_start=run.start_date or now, now=now, seed=run.id,
+                                     chain=Chain.of(exe.meta, exe.start_date), render=_renderer(store, exe, spec))
+            except DurationError as exc:
+                plan, reason = GIVE_UP, f"{reason}; not retried: {exc}"
+            if plan.next == Next.RETRY_TASK and plan.at is not None:
+                new_state, wake_at = State.RETRYING, plan.at
+            elif plan.next == Next.NEW_EXECUTION and plan.at is not None:
+                new_state, meta[NEW_EXECUTION_AT] = State.RETRIED, plan.at.isoformat()
             new_state = tolerated_state(task, new_state)
-        run.state, run.attempts, run.lease_owner, run.wake_at = new_state, attempts, "", wake_at
-        level = "WARN" if new_state == State.RETRYING else "ERROR"
+        run.state, run.attempts, run.lease_owner, run.wake_at, run.meta = new_state, attempts, "", wake_at, meta
+        level = "WARN" if new_state in (State.RETRYING, State.RETRIED) else "ERROR"
         line = LogLine(run.id, run.task_id, len(attempts), level, now, reason)
         result = store.commit(
             exe.id, now, logs=prepare([line], secret_values(exe.inputs)),

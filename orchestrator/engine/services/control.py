@@ -19,6 +19,7 @@ from orchestrator.engine.journal import Event
 from orchestrator.engine.services.executions import get_execution, start
 from orchestrator.engine.states import State
 from orchestrator.engine.store import ExecutionChange, ExecutionRow, NewExecution, RunChange
+from orchestrator.engine.system_labels import CORRELATION_ID, REPLAY, RESTARTED, correlation_id
 
 
 def _locked(execution_id: str, now: datetime) -> ExecutionRow:
@@ -105,9 +106,10 @@ def restart(execution_id: str) -> ExecutionRow:
                 run.state, run.lease_owner, run.end_date = State.RESTARTED, "", None
                 changes.append(RunChange(run, expect=expect, path=[State.RESTARTED]))
         meta = {**exe.meta, "restarts": int(exe.meta.get("restarts", 0)) + 1}
+        fields = {"meta": meta, "labels": {**exe.labels, RESTARTED: "true"}}
         result = parts.store.commit(
             exe.id, now, runs=changes,
-            execution=ExecutionChange([State.RESTARTED], expect=exe.state, fields={"meta": meta}, version=exe.version),
+            execution=ExecutionChange([State.RESTARTED], expect=exe.state, fields=fields, version=exe.version),
         )
         parts.bus.send(WAKE, exe.id)
     parts.publish(result.events)
@@ -167,7 +169,9 @@ def replay(execution_id: str, from_task: str, owner: str = "") -> ExecutionRow:
     now = timezone.now()
     new = NewExecution(
         id=str(uuid.uuid4()), revision_id=original.revision_id, revision=original.revision,
-        namespace=original.namespace, flow_id=original.flow_id, inputs=original.inputs, labels=original.labels,
+        namespace=original.namespace, flow_id=original.flow_id, inputs=original.inputs,
+        # As Kestra: the original's labels (so its correlation id) and system.replay.
+        labels={**original.labels, CORRELATION_ID: correlation_id(original.labels, original.id), REPLAY: "true"},
         trigger={"type": "replay", "executionId": original.id, "fromTask": from_task}, original_id=original.id,
         owner=owner,
     )

@@ -56,9 +56,14 @@ def start(new: NewExecution) -> ExecutionRow:
         id=new.id, revision_id=new.revision_id, revision=new.revision, namespace=new.namespace,
         flow_id=new.flow_id, state=State.CREATED, inputs=new.inputs, outputs={}, labels=new.labels,
         trigger=new.trigger, parent_id=new.parent_id, parent_taskrun_id=new.parent_taskrun_id,
-        original_id=new.original_id, start_date=now, end_date=None, version=0, seq=len(events), owner=new.owner,
+        original_id=new.original_id, start_date=new.start_date or now, end_date=None, version=0, seq=len(events), owner=new.owner,
         wake_at=new.wake_at, meta=new.meta,
     )
+
+
+def retried_by(execution_id: str) -> ExecutionRow | None:
+    """The execution that retries this one (when it ended RETRIED), if it exists yet."""
+    return infra().store.retried_by(str(execution_id))
 
 
 def purge(execution_id: str) -> int:

@@ -67,6 +67,8 @@ class NewExecution:
     owner: str = ""
     # Not before this moment (a retry in a new execution waits its delay).
     wake_at: datetime | None = None
+    # When it starts, if not now (a retry in a new execution starts after its delay).
+    start_date: datetime | None = None
     # Task runs it starts with (a replay copies those before the replayed task).
     taskruns: list[TaskRunView] = field(default_factory=list)
 
@@ -154,6 +156,7 @@ class Store(Protocol):
     def delete_taskruns(self, execution_id: str, ids: list[str]) -> None: ...
     def delete_execution(self, execution_id: str) -> None: ...
     def child_executions(self, execution_id: str) -> list[tuple[str, State]]: ...
+    def retried_by(self, execution_id: str) -> ExecutionRow | None: ...
 
     # --- workers ----------------------------------------------------------------------
     def claim(self, taskrun_id: str, owner: str, now: datetime,

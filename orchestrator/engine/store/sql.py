@@ -76,7 +76,7 @@ class SqlStore(Scans, FlowRegistry):
     def create_execution(self, new: NewExecution, now: datetime) -> list[Event]:
         d = self.d
         entries: list[Entry] = [Entry(journal.EXECUTION, now, journal.execution_payload(
-            new.id, State.CREATED.value, now, None, {}, new.labels), state=State.CREATED.value)]
+            new.id, State.CREATED.value, new.start_date or now, None, {}, new.labels), state=State.CREATED.value)]
         entries += [Entry(journal.TASKRUN, now, journal.taskrun_payload(run), taskrun_id=run.id, state=run.state.value)
                     for run in new.taskruns]
         for number, entry in enumerate(entries, start=1):
@@ -90,7 +90,8 @@ class SqlStore(Scans, FlowRegistry):
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [exe_id, new.revision_id, new.revision, new.namespace, new.flow_id, State.CREATED.value,
                  d.json(new.inputs), "{}", d.json(new.labels), d.json(new.trigger) if new.trigger is not None else None,
-                 d.uuid(new.parent_id), d.uuid(new.parent_taskrun_id), d.uuid(new.original_id), d.dt(now), d.dt(now),
+                 d.uuid(new.parent_id), d.uuid(new.parent_taskrun_id), d.uuid(new.original_id), d.dt(now),
+                 d.dt(new.start_date or now),
                  None, 0, len(entries), new.owner, d.dt(new.wake_at), d.json(new.meta)],
             )
             if new.taskruns:
@@ -175,6 +176,15 @@ class SqlStore(Scans, FlowRegistry):
         with connection.cursor() as cur:
             cur.execute(f"SELECT id, state FROM {EXECUTION} WHERE parent_execution_id = %s", [d.uuid(execution_id)])
             return [(d.uuid_out(r[0]) or "", State(r[1])) for r in cur.fetchall()]
+
+    def retried_by(self, execution_id: str) -> ExecutionRow | None:
+        """The execution a CREATE_NEW_EXECUTION retry made of this one, if any yet."""
+        d = self.d
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT {EXECUTION_SELECT} FROM {EXECUTION} WHERE original_execution_id = %s",
+                        [d.uuid(execution_id)])
+            rows = [execution_row(d, r) for r in cur.fetchall()]
+        return next((r for r in rows if r.meta.get("retry_of") == execution_id), None)
 
     # --- the one door -------------------------------------------------------------------
     def commit(self, execution_id: str, now: datetime, *, execution: ExecutionChange | None = None,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -21,6 +22,7 @@ from pydantic import (
     SerializeAsAny,
     ValidationInfo,
     WithJsonSchema,
+    field_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
@@ -53,12 +55,17 @@ class TaskKilled(Exception):
 
 
 class RetryPolicy(BaseModel):
-    """How a failed attempt is retried. ``maxAttempt`` counts the first try."""
+    """How a failed attempt is retried. ``maxAttempt`` counts the first try.
+
+    ``behavior``: RETRY_FAILED_TASK runs the failed task again in the same execution;
+    CREATE_NEW_EXECUTION ends the execution RETRIED and starts a new one of the flow.
+    """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     type: Literal["constant", "exponential", "random"]
-    maxAttempt: int | None = Field(default=None, ge=1, validation_alias="maxAttempt")
+    # Kestra 0.24 renamed maxAttempt to maxAttempts and kept the old name as an alias.
+    maxAttempt: int | None = Field(default=None, ge=1, validation_alias=AliasChoices("maxAttempt", "maxAttempts"))
     maxDuration: DynamicDuration | None = None
     interval: DynamicDuration | None = None
     maxInterval: DynamicDuration | None = None
@@ -66,6 +73,15 @@ class RetryPolicy(BaseModel):
     delayFactor: float | None = None
     warningOnRetry: bool = False
     behavior: Literal["RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION"] = "RETRY_FAILED_TASK"
+
+    @field_validator("behavior", mode="before")
+    @classmethod
+    def _older_behavior_names(cls, value: Any) -> Any:
+        # Older Kestra releases spelled them RETRY_FAILED and NEW_EXECUTION.
+        return _OLD_BEHAVIORS.get(value, value) if isinstance(value, str) else value
+
+
+_OLD_BEHAVIORS = {"RETRY_FAILED": "RETRY_FAILED_TASK", "NEW_EXECUTION": "CREATE_NEW_EXECUTION"}
 
 
 class RunContext(Protocol):

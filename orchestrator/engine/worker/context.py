@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from orchestrator.engine.executor.context import each_output_function
+from orchestrator.engine.executor.retries import Chain
 from orchestrator.engine.executor.snapshot import TaskRunView
 from orchestrator.engine.expressions import ExpressionError, render, render_typed, render_value
 from orchestrator.engine.journal import LogLine
@@ -36,7 +37,10 @@ class Assignment:
     attempt: int
     task: Task
     context: dict[str, Any]
-    flow_retry: RetryPolicy | None
+    # The policy that applies to this task (its own, an ancestor's or the flow's: see
+    # executor.retries) and where the execution stands in a CREATE_NEW_EXECUTION chain.
+    retry: RetryPolicy | None
+    chain: Chain
     secrets: list[str]
     namespace: str
     flow_id: str

@@ -24,7 +24,15 @@ from orchestrator.engine.expressions import ExpressionError
 from orchestrator.engine.journal import Event, LogLine
 from orchestrator.engine.logs import cap, prepare
 from orchestrator.engine.queue.base import Job
-from orchestrator.engine.retry import next_delay
+from orchestrator.engine.executor.retries import (
+    GIVE_UP,
+    NEW_EXECUTION_AT,
+    Chain,
+    Next,
+    after_failure,
+    policy_for,
+    warns_after_success,
+)
 from orchestrator.engine.secrets import mask_values, secret_values, unseal_inputs
 from orchestrator.engine.states import State
 from orchestrator.engine.store import Claim, ExecutionChange, RunChange, Store
@@ -109,13 +117,14 @@ class Worker:
         outputs: Mapping[str, Any] = _LazyOutputs(lambda: self._outputs(exe.id))
         if _mentions_outputs(spec, task):
             outputs = self._outputs(exe.id)
-        context = taskrun_context(base, outputs, claim.run, claim.ancestors, task.type)
+        shared = next((a for a in claim.ancestors if spec.task(a.task_id).shares_working_dir), None)
+        context = taskrun_context(base, outputs, claim.run, claim.ancestors, task.type, shared)
         # Kestra counts the attempts before this one (0 on the first).
         context["taskrun"]["attemptsCount"] = claim.attempt - 1
-        shared = next((a for a in claim.ancestors if getattr(spec.task(a.task_id), "shares_working_dir", False)), None)
         return Assignment(
             execution_id=exe.id, run=claim.run, attempt=claim.attempt, task=task, context=context,
-            flow_retry=spec.retry, secrets=secret_values(exe.inputs), namespace=exe.namespace, flow_id=exe.flow_id,
+            retry=policy_for(spec, task.id), chain=Chain.of(exe.meta, exe.start_date),
+            secrets=secret_values(exe.inputs), namespace=exe.namespace, flow_id=exe.flow_id,
             shared_dir=str(shared_dir_path(exe.id, shared.id)) if shared is not None else None,
         )
 
@@ -140,22 +149,30 @@ class Worker:
         attempt_state = State.KILLED if state == State.QUEUED else state
         attempts[-1].update(state=attempt_state.value, endDate=now.isoformat())
         new_state, wake_at = state, None
-        policy = job.task.retry or job.flow_retry
-        if state == State.FAILED and policy is not None and ctx.stop_reason is None:
+        meta = dict(run.meta)
+        suffix = ""
+        if state == State.FAILED and ctx.stop_reason is None:
+            # The executor's rules (executor.retries), applied here where the attempt ends.
             try:
-                delay = next_delay(policy, len(attempts), run.start_date or now, now, run.id, ctx.render_str)
+                plan = after_failure(job.retry, attempts=len(attempts), first_start=run.start_date or now, now=now,
+                                     seed=run.id, chain=job.chain, render=ctx.render_str)
             except DurationError as exc:
-                delay, reason = None, "; ".join(filter(None, [reason, ctx.mask(f"not retried: {exc}")]))
-            if delay is not None:
-                new_state, wake_at = State.RETRYING, now + delay
-        if state == State.SUCCESS and len(attempts) > 1 and policy is not None and policy.warningOnRetry:
+                plan, reason = GIVE_UP, "; ".join(filter(None, [reason, ctx.mask(f"not retried: {exc}")]))
+            if plan.next == Next.RETRY_TASK and plan.at is not None:
+                new_state, wake_at = State.RETRYING, plan.at
+                suffix = f" (attempt {len(attempts)}, retrying at {plan.at.isoformat()})"
+            elif plan.next == Next.NEW_EXECUTION and plan.at is not None:
+                # The executor ends the execution RETRIED and creates the next one.
+                new_state = State.RETRIED
+                meta[NEW_EXECUTION_AT] = plan.at.isoformat()
+                suffix = f" (execution attempt {job.chain.attempt}, a new execution starts at {plan.at.isoformat()})"
+        if state == State.SUCCESS and warns_after_success(job.retry, len(attempts)):
             new_state = State.WARNING
         if new_state != State.QUEUED:
             new_state = tolerated_state(job.task, new_state)
         logs = ctx.take_logs()
         if reason:
-            level = "WARN" if new_state in (State.RETRYING, State.QUEUED) else "ERROR"
-            suffix = f" (attempt {len(attempts)}, retrying at {wake_at.isoformat()})" if wake_at else ""
+            level = "WARN" if new_state in (State.RETRYING, State.RETRIED, State.QUEUED) else "ERROR"
             logs.append(LogLine(run.id, job.task.id, len(attempts), level, now, reason + suffix))
         run.attempts = attempts
         run.state = new_state
@@ -164,7 +181,8 @@ class Worker:
         if new_state not in (State.RETRYING, State.QUEUED):
             run.outputs = _cap_outputs(mask_values(outputs, ctx.secrets))
         if ctx.metrics:
-            run.meta = {**run.meta, "metrics": ctx.metrics}
+            meta["metrics"] = ctx.metrics
+        run.meta = meta
         self._save(job.execution_id, run, now, prepare(logs, ctx.secrets), ctx.labels)
 
     def _report_failure(self, claim: Claim, reason: str) -> None:
