@@ -1,0 +1,171 @@
+"""What ``bench`` measures, each metric a function of (driver, deadline, sizes) with a time budget.
+
+A metric runs in a process and a database of its own (see ``runner``). It measures until it
+is done or its deadline passes; then it reports what it measured, labelled as such, or
+``{"skipped": why}``, never a figure it did not measure.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.cli.benchmark.driver import Deadline, Driver, OutOfTime
+
+Figures = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    runs: int = 30  # measured runs of M1
+    repeats: int = 5  # measured runs of M2 and M2b
+    executions: int = 500  # M3
+
+
+# For tests of the command itself: the same flows, fewer runs; the figures are not
+# comparable with a full run's.
+QUICK = Sizes(runs=5, repeats=1, executions=50)
+
+METHOD = {
+    "M1": "1-task flow (return); time from just before services.create_execution() to the start date of the "
+          "task's first attempt (claimed by a worker); {warmup} warm-up runs, then {runs} runs one at a time",
+    "M2": "40 sequential return tasks: (execution end - start) / 40, median of {runs} runs after a warm-up; "
+          "fan-out: one parallel task with 40 return children, execution start to end",
+    "M2b": "40 sequential shell tasks running `true`: (execution end - start) / 40, median of {runs} runs after "
+           "a warm-up, minus the median time to spawn and reap `/bin/sh -c true` directly (subprocess.run, "
+           "{spawns} times, measured in the same run)",
+    "M3": "{n} executions of a 1-task flow created back to back by one thread, engine running, after {warmup} "
+          "warm-up executions; executions/s = {n} / (time from the first request to the last execution's end)",
+    "MEM": "peak resident set size (ru_maxrss) of each metric's process; peak_rss_mb is the largest",
+}
+
+ONE = """
+id: bench-one
+namespace: choreo.bench
+tasks:
+  - id: only
+    type: return
+    format: "{{ execution.id }}"
+"""
+
+
+def _seq_flow(n: int) -> str:
+    tasks = "\n".join(f"  - id: t{i}\n    type: return\n    format: \"{{{{ task.id }}}}\"" for i in range(n))
+    return f"id: bench-seq\nnamespace: choreo.bench\ntasks:\n{tasks}\n"
+
+
+def _par_flow(n: int) -> str:
+    tasks = "\n".join(f"      - id: p{i}\n        type: return\n        format: \"{{{{ task.id }}}}\"" for i in range(n))
+    return f"id: bench-par\nnamespace: choreo.bench\ntasks:\n  - id: fan\n    type: parallel\n    tasks:\n{tasks}\n"
+
+
+def _shell_flow(n: int) -> str:
+    tasks = "\n".join(f"  - id: s{i}\n    type: shell\n    commands: [\"true\"]" for i in range(n))
+    return f"id: bench-shell\nnamespace: choreo.bench\ntasks:\n{tasks}\n"
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _repeat(driver: Driver, flow_id: str, times: int, deadline: Deadline) -> list[float]:
+    """Seconds from start to end of ``times`` runs, after one warm-up run."""
+    driver.run(flow_id, deadline)
+    return [driver.run(flow_id, deadline).seconds for _ in range(times)]
+
+
+def m1(driver: Driver, deadline: Deadline, sizes: Sizes) -> Figures:
+    driver.deploy(ONE)
+    warmup, runs = 5, max(5, sizes.runs)
+    delays = [_m1_once(driver, deadline) for _ in range(warmup + runs)][warmup:]
+    return {"p50_ms": round(statistics.median(delays) * 1000, 3), "p99_ms": round(_pct(delays, 0.99) * 1000, 3),
+            "runs": len(delays), "method": METHOD["M1"].format(warmup=warmup, runs=runs)}
+
+
+def _m1_once(driver: Driver, deadline: Deadline) -> float:
+    before = time.time()
+    execution_id = driver.create("bench-one")
+    driver.wait([execution_id], deadline)
+    return driver.first_attempt_start(execution_id) - before
+
+
+def m2(driver: Driver, deadline: Deadline, sizes: Sizes) -> Figures:
+    driver.deploy(_seq_flow(40), _par_flow(40))
+    seq = _repeat(driver, "bench-seq", sizes.repeats, deadline)
+    par = _repeat(driver, "bench-par", sizes.repeats, deadline)
+    per_task = [s / 40 * 1000 for s in seq]
+    return {"per_task_ms": round(statistics.median(per_task), 3),
+            "per_task_p99_ms": round(_pct(per_task, 0.99), 3),
+            "sequential_40_ms": round(statistics.median(seq) * 1000, 2),
+            "parallel_40_ms": round(statistics.median(par) * 1000, 2),
+            "parallel_40_p99_ms": round(_pct(par, 0.99) * 1000, 2),
+            "runs": len(seq), "method": METHOD["M2"].format(runs=len(seq))}
+
+
+def m2b(driver: Driver, deadline: Deadline, sizes: Sizes) -> Figures:
+    if not os.access("/bin/sh", os.X_OK):
+        return {"skipped": "no /bin/sh on this machine: shell tasks run their commands through it"}
+    driver.deploy(_shell_flow(40))
+    shell = _repeat(driver, "bench-shell", sizes.repeats, deadline)
+    spawn = _spawn_cost(40)
+    per_task = statistics.median(shell) / 40
+    return {"per_task_above_spawn_ms": round((per_task - spawn) * 1000, 3),
+            "per_task_ms": round(per_task * 1000, 3),
+            "spawn_ms": round(spawn * 1000, 3), "runs": len(shell),
+            "method": METHOD["M2b"].format(runs=len(shell), spawns=40)}
+
+
+def _spawn_cost(times: int) -> float:
+    costs = []
+    for _ in range(times):
+        start = time.perf_counter()
+        subprocess.run(["/bin/sh", "-c", "true"], check=True)
+        costs.append(time.perf_counter() - start)
+    return statistics.median(costs)
+
+
+def m3(driver: Driver, deadline: Deadline, sizes: Sizes) -> Figures:
+    driver.deploy(ONE)
+    # The process is fresh: a few executions first, so the figure is not its start-up.
+    warmup = 20
+    driver.wait([driver.create("bench-one") for _ in range(warmup)], deadline)
+    n = sizes.executions
+    start = time.time()
+    ids = [driver.create("bench-one") for _ in range(n)]
+    driver.wait(ids, deadline)
+    rate = n / (driver.last_end(ids) - start)
+    return {"executions_per_s": round(rate, 1), "executions": n,
+            "method": METHOD["M3"].format(n=n, warmup=warmup)}
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    budget_s: float
+    measure: Callable[[Driver, Deadline, Sizes], Figures]
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("M1", 20, m1),
+    Metric("M2", 25, m2),
+    Metric("M2b", 30, m2b),
+    Metric("M3", 45, m3),
+)
+BY_NAME = {m.name: m for m in METRICS}
+
+
+def measure(metric: Metric, driver: Driver, deadline: Deadline, sizes: Sizes) -> Figures:
+    """The metric's figures, or why there are none: the engine runs only meanwhile."""
+    driver.start()
+    try:
+        return metric.measure(driver, deadline, sizes)
+    except OutOfTime:
+        return {"skipped": f"did not finish within its budget of {deadline.budget_s:.0f} s (a loaded machine?)"}
+    finally:
+        driver.stop()
