@@ -16,7 +16,7 @@ import pytest
 
 from orchestrator.cli.benchmark import runner
 from orchestrator.cli.benchmark.databases import DatabaseError, Target, throwaways
-from orchestrator.cli.benchmark.metrics import METRICS
+from orchestrator.cli.benchmark.metrics import METRICS, Loop
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +26,7 @@ KEYS = {
            "method"},
     "M2b": {"per_task_above_spawn_ms", "per_task_ms", "spawn_ms", "runs", "method"},
     "M3": {"executions_per_s", "executions", "method"},
+    "M9": {"per_iteration_ms_200", "per_iteration_ms_2000", "runs", "method"},
     "MEM": {"peak_rss_mb", "by_metric", "method"},
 }
 
@@ -69,13 +70,22 @@ def test_bench_json_reports_every_metric_with_its_keys_measured_on_throwaway_sql
     proc = _bench(tmp_path, "--quick", "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert list(doc) == ["database", "M1", "M2", "M2b", "M3", "MEM"]
+    assert list(doc) == ["database", "M1", "M2", "M2b", "M3", "M9", "MEM"]
     assert doc["database"] == "sqlite"
     for metric, keys in KEYS.items():
         assert keys <= set(doc[metric]), (metric, doc[metric])
     assert doc["M1"]["runs"] == 5 and 0 < doc["M1"]["p50_ms"] <= doc["M1"]["p99_ms"]
     assert doc["M3"]["executions"] == 50 and doc["M3"]["executions_per_s"] > 0
-    assert set(doc["MEM"]["by_metric"]) == {"M1", "M2", "M2b", "M3"}
+    assert set(doc["MEM"]["by_metric"]) == {"M1", "M2", "M2b", "M3", "M9"}
+    # --quick cuts M9 at 15 s: the 2,000-value loop never finishes, and says what it did instead.
+    m9 = doc["M9"]
+    assert m9["per_iteration_ms_2000"] is None
+    assert "partial_2000" in m9 or "skipped_2000" in m9, m9
+    if m9["per_iteration_ms_200"] is None:
+        assert m9["partial_200"]["iterations_done"] < 200 and "skipped_2000" in m9, m9
+    else:
+        assert m9["per_iteration_ms_200"] > 0
+        assert 0 <= m9["partial_2000"]["iterations_done"] < 2000, m9
     assert not (tmp_path / "mine.sqlite3").exists()
 
 
@@ -96,15 +106,15 @@ def test_bench_database_postgres_measures_throwaway_databases_on_that_server_and
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_bench_drops_its_throwaway_database(tmp_path: Path, postgres: str, signum: int) -> None:
-    proc = subprocess.Popen([sys.executable, "manage.py", "bench", "--database", postgres, "--metrics", "M3"],
+    proc = subprocess.Popen([sys.executable, "manage.py", "bench", "--database", postgres, "--metrics", "M9"],
                             cwd=ROOT, env=_bench_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
         assert proc.stderr is not None
         prefix = _prefix(proc.stderr.readline())
         deadline = time.monotonic() + 30
-        while _databases(postgres, prefix) != [f"{prefix}m3"]:
-            assert time.monotonic() < deadline, "the M3 database never appeared"
+        while _databases(postgres, prefix) != [f"{prefix}m9"]:
+            assert time.monotonic() < deadline, "the M9 database never appeared"
             time.sleep(0.05)
         time.sleep(1)  # its process is measuring by now
         proc.send_signal(signum)
@@ -141,6 +151,16 @@ def test_bench_refuses_a_database_it_cannot_measure() -> None:
             Target.parse(url)
     assert Target.parse(None) == Target("sqlite", "")
     assert Target.parse("postgresql://u@h:5433/db").vendor == "postgresql"
+
+
+def test_a_loop_cut_at_its_deadline_reports_the_iterations_done_and_no_full_figure() -> None:
+    assert Loop(200, 200, 2.4).figures() == {"per_iteration_ms_200": 12.0}
+    assert Loop(2000, 412, 82.4, cut_after_s=90.04).figures() == {
+        "per_iteration_ms_2000": None,
+        "partial_2000": {"iterations_done": 412, "of": 2000, "per_iteration_ms_over_done": 200.0,
+                         "cut_after_s": 90.0},
+    }
+    assert Loop(2000, 0, None, cut_after_s=90).figures()["partial_2000"]["per_iteration_ms_over_done"] is None
 
 
 def test_the_metric_budgets_keep_bench_within_five_minutes() -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
+from django.db.models import Count, Max
 
 from flows.models import Execution, TaskRun
 from orchestrator.engine import runtime, services
@@ -36,6 +38,10 @@ class Deadline:
 
     def passed(self) -> bool:
         return self.left() <= 0
+
+    def share(self, fraction: float) -> Deadline:
+        """An earlier deadline: ``fraction`` of the time left from now."""
+        return Deadline(time.time() + max(0.0, self.left()) * fraction, self.budget_s)
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ class Driver:
         runtime.ensure_started()
 
     def stop(self) -> None:
-        # Not graceful: work cut at its deadline is abandoned with its database.
+        # Not graceful: a loop cut at its deadline is abandoned with its database.
         runtime.shutdown(timeout=2, graceful=False)
 
     def create(self, flow_id: str) -> str:
@@ -97,6 +103,9 @@ class Driver:
         assert exe.end_date is not None
         return Span(exe.start_date.timestamp(), exe.end_date.timestamp())
 
+    def started(self, execution_id: str) -> float:
+        return Execution.objects.get(id=execution_id).start_date.timestamp()
+
     def first_attempt_start(self, execution_id: str) -> float:
         """When a worker claimed the execution's only task run."""
         run = TaskRun.objects.get(execution_id=execution_id)
@@ -108,3 +117,10 @@ class Driver:
         failed = rows.exclude(state=State.SUCCESS.value).count()
         assert failed == 0, f"{failed} bench executions did not succeed"
         return max(e.timestamp() for e in rows.values_list("end_date", flat=True) if e is not None)
+
+    def done_children(self, execution_id: str, task_id: str) -> tuple[int, float | None]:
+        """How many runs of ``task_id`` succeeded so far, and when the last one ended."""
+        row: dict[str, Any] = TaskRun.objects.filter(
+            execution_id=execution_id, task_id=task_id, state=State.SUCCESS.value
+        ).aggregate(n=Count("id"), last=Max("end_date"))
+        return row["n"], row["last"].timestamp() if row["last"] is not None else None

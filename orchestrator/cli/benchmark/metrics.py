@@ -24,10 +24,11 @@ class Sizes:
     runs: int = 30  # measured runs of M1
     repeats: int = 5  # measured runs of M2 and M2b
     executions: int = 500  # M3
+    loops: tuple[int, ...] = (200, 2000)  # M9
 
 
-# For tests of the command itself: the same flows, fewer runs; the figures are not
-# comparable with a full run's.
+# For tests of the command itself: the same flows, fewer runs (and M9 cut short, see
+# Metric.quick_budget_s); the figures are not comparable with a full run's.
 QUICK = Sizes(runs=5, repeats=1, executions=50)
 
 METHOD = {
@@ -40,6 +41,14 @@ METHOD = {
            "{spawns} times, measured in the same run)",
     "M3": "{n} executions of a 1-task flow created back to back by one thread, engine running, after {warmup} "
           "warm-up executions; executions/s = {n} / (time from the first request to the last execution's end)",
+    "M9": "ForEach over {sizes} values (concurrencyLimit 1, the default), each iteration one return task "
+          "rendering {{{{ taskrun.value }}}}; per_iteration_ms_N = (execution end - start) / N, one run per "
+          "size after a warm-up execution (goal: equal for every N). Within the metric's budget of {budget:.0f} s, "
+          "each loop but the last may use a third of the time left and the last loop the rest. A loop still "
+          "running at its deadline reports per_iteration_ms_N null and partial_N: the iterations done by then "
+          "and the cost per iteration over them ((end of the last one done - execution start) / iterations "
+          "done), which is not comparable with a finished loop's figure: while the cost of an iteration grows "
+          "with its position, the first iterations are the cheapest",
     "MEM": "peak resident set size (ru_maxrss) of each metric's process; peak_rss_mb is the largest",
 }
 
@@ -66,6 +75,13 @@ def _par_flow(n: int) -> str:
 def _shell_flow(n: int) -> str:
     tasks = "\n".join(f"  - id: s{i}\n    type: shell\n    commands: [\"true\"]" for i in range(n))
     return f"id: bench-shell\nnamespace: choreo.bench\ntasks:\n{tasks}\n"
+
+
+def _loop_flow(n: int) -> str:
+    values = ", ".join(str(i) for i in range(n))
+    return (f"id: bench-loop-{n}\nnamespace: choreo.bench\ntasks:\n  - id: each\n    type: foreach\n"
+            f"    values: [{values}]\n    tasks:\n      - id: echo\n        type: return\n"
+            "        format: \"{{ taskrun.value }}\"\n")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -145,10 +161,62 @@ def m3(driver: Driver, deadline: Deadline, sizes: Sizes) -> Figures:
 
 
 @dataclass(frozen=True)
+class Loop:
+    """One run of a loop of ``size`` values: finished, or cut at its deadline after ``done``."""
+
+    size: int
+    done: int
+    seconds: float | None  # execution start to the end of the last iteration done
+    cut_after_s: float | None = None  # None: the loop finished
+
+    def figures(self) -> Figures:
+        per_iteration = None if self.seconds is None or not self.done else round(self.seconds / self.done * 1000, 3)
+        if self.cut_after_s is None:
+            return {f"per_iteration_ms_{self.size}": per_iteration}
+        return {f"per_iteration_ms_{self.size}": None,
+                f"partial_{self.size}": {"iterations_done": self.done, "of": self.size,
+                                         "per_iteration_ms_over_done": per_iteration,
+                                         "cut_after_s": round(self.cut_after_s, 1)}}
+
+
+def m9(driver: Driver, deadline: Deadline, sizes: Sizes) -> Figures:
+    driver.deploy(ONE, *(_loop_flow(n) for n in sizes.loops))
+    driver.run("bench-one", deadline)
+    figures: Figures = {}
+    cut: Loop | None = None
+    for i, size in enumerate(sizes.loops):
+        if cut is not None:
+            figures |= {f"per_iteration_ms_{size}": None,
+                        f"skipped_{size}": f"not run: the {cut.size}-value loop used its share of the budget"}
+            continue
+        last = i == len(sizes.loops) - 1
+        loop = _run_loop(driver, size, deadline if last else deadline.share(1 / 3))
+        figures |= loop.figures()
+        cut = loop if loop.cut_after_s is not None else None
+    sizes_text = " and ".join(f"{n:,}" for n in sizes.loops)
+    return {**figures, "runs": 1, "method": METHOD["M9"].format(sizes=sizes_text, budget=deadline.budget_s)}
+
+
+def _run_loop(driver: Driver, size: int, deadline: Deadline) -> Loop:
+    execution_id = driver.create(f"bench-loop-{size}")
+    try:
+        # Every 0.1 s: the loop runs for seconds, and the figures are the engine's own dates.
+        driver.wait([execution_id], deadline, poll=0.1)
+    except OutOfTime:
+        start = driver.started(execution_id)
+        cut_after = time.time() - start
+        done, last_end = driver.done_children(execution_id, "echo")
+        return Loop(size, done, None if last_end is None else last_end - start, cut_after)
+    return Loop(size, size, driver.span(execution_id).seconds)
+
+
+@dataclass(frozen=True)
 class Metric:
     name: str
     budget_s: float
     measure: Callable[[Driver, Deadline, Sizes], Figures]
+    # With --quick; the metrics whose sizes shrink finish well within their budget anyway.
+    quick_budget_s: float | None = None
 
 
 METRICS: tuple[Metric, ...] = (
@@ -156,6 +224,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("M2", 25, m2),
     Metric("M2b", 30, m2b),
     Metric("M3", 45, m3),
+    Metric("M9", 150, m9, quick_budget_s=15),
 )
 BY_NAME = {m.name: m for m in METRICS}
 

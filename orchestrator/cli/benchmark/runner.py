@@ -60,7 +60,8 @@ def run(target: Target, metrics: list[Metric], options: Options, progress: Calla
         progress(f"bench: {dbs.describe()}")
         children = _Children(dbs, Path(tmp) / "data", options, progress)
         for metric in metrics:
-            budget = min(metric.budget_s, ends_at - time.monotonic() - SETUP_ALLOWANCE_S)
+            planned = metric.quick_budget_s if options.quick and metric.quick_budget_s else metric.budget_s
+            budget = min(planned, ends_at - time.monotonic() - SETUP_ALLOWANCE_S)
             if budget < MIN_BUDGET_S:
                 results[metric.name] = {"skipped": f"not run: the bench's {TOTAL_BUDGET_S} s were spent"}
                 continue

@@ -4,6 +4,7 @@ M1  run request (the service call the API uses, in the server process) -> first 
 M2  per-task overhead of a 40-task sequential flow; wall time of a 40-way parallel fan-out
 M2b per-task overhead of 40 sequential shell tasks running `true`, above spawning the process
 M3  completed 1-task executions per second, 500 requests issued back to back
+M9  per-iteration cost of a ForEach over 200 and over 2,000 values
 MEM peak resident memory of the benchmark processes
 
 Each metric has a time budget (``metrics.METRICS``) and the whole run stays within five
@@ -24,7 +25,7 @@ from orchestrator.cli.benchmark.driver import Deadline, Driver
 
 
 class Command(ChoreoCommand):
-    help = ("Measure Choreo's speed (M1-M3) and memory, each metric in a throwaway database "
+    help = ("Measure Choreo's speed (M1-M3, M9) and memory, each metric in a throwaway database "
             "(within 5 minutes: every metric has a time budget).")
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -38,14 +39,15 @@ class Command(ChoreoCommand):
         )
         parser.add_argument("--runs", type=int, default=30, help="measured runs for M1 (at least 5)")
         budgets = ", ".join(f"{m.name} {m.budget_s:.0f} s" for m in metrics.METRICS)
-        parser.add_argument("--metrics", metavar="M1,M3", default=",".join(m.name for m in metrics.METRICS),
+        parser.add_argument("--metrics", metavar="M1,M9", default=",".join(m.name for m in metrics.METRICS),
                             help=f"measure only these metrics (their time budgets: {budgets}); MEM is always "
                                  "reported")
         quick = metrics.QUICK
         parser.add_argument("--quick", action="store_true",
                             help=f"for tests of bench itself: the same flows with fewer runs (M1 {quick.runs}, M2 "
-                                 f"and M2b {quick.repeats}, M3 {quick.executions} executions); the figures are not "
-                                 "comparable with a full run's")
+                                 f"and M2b {quick.repeats}, M3 {quick.executions} executions) and M9 cut at "
+                                 f"{metrics.BY_NAME['M9'].quick_budget_s:.0f} s; the figures are not comparable "
+                                 "with a full run's")
         # Internal: the child process that measures one metric.
         parser.add_argument("--inner", metavar="METRIC", help="(internal) measure one metric in this process")
         parser.add_argument("--deadline", type=float, help="(internal) epoch time to stop measuring")
