@@ -24,7 +24,7 @@ KEYS = {
     "M1": {"p50_ms", "p99_ms", "runs", "method"},
     "M2": {"per_task_ms", "per_task_p99_ms", "sequential_40_ms", "parallel_40_ms", "parallel_40_p99_ms", "runs",
            "method"},
-    "M2b": {"per_task_above_spawn_ms", "per_task_ms", "spawn_ms", "runs", "method"},
+    "M2b": {"per_task_above_spawn_ms", "per_task_ms", "per_task_p99_ms", "spawn_ms", "runs", "method"},
     "M3": {"executions_per_s", "executions", "method"},
     "M9": {"per_iteration_ms_200", "per_iteration_ms_2000", "runs", "method"},
     "MEM": {"peak_rss_mb", "by_metric", "method"},
