@@ -137,8 +137,8 @@ class Throwaways:
                         raise
                     time.sleep(0.5)
                 except psycopg.errors.InsufficientPrivilege as exc:
-                    raise DatabaseError(f"{statement.format(name)} refused on {_safe(self.target.url)}: {exc}. bench creates "
-                                        "a database per metric: it needs a role with CREATEDB") from None
+                    raise DatabaseError(f"{statement.format(name)} refused on {_safe(self.target.url)}: {exc}. "
+                                        "bench creates a database per metric: it needs a role with CREATEDB") from None
 
 
 @contextmanager

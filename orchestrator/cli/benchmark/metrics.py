@@ -17,6 +17,8 @@ from typing import Any
 from orchestrator.cli.benchmark.driver import Deadline, Driver, OutOfTime
 
 Figures = dict[str, Any]
+# A metric stops measuring this long before its budget ends, to shut its engine down and report.
+REPORT_RESERVE_S = 4
 
 
 @dataclass(frozen=True)
@@ -230,12 +232,17 @@ METRICS: tuple[Metric, ...] = (
 BY_NAME = {m.name: m for m in METRICS}
 
 
-def measure(metric: Metric, driver: Driver, deadline: Deadline, sizes: Sizes) -> Figures:
-    """The metric's figures, or why there are none: the engine runs only meanwhile."""
+def measure(metric: Metric, driver: Driver, deadline: Deadline, sizes: Sizes,
+            report: Callable[[Figures], None]) -> None:
+    """Report the metric's figures, or why there are none, with the engine running: a stop
+    that hangs (the process is then killed at the end of its budget) cannot lose them."""
     driver.start()
     try:
-        return metric.measure(driver, deadline, sizes)
-    except OutOfTime:
-        return {"skipped": f"did not finish within its budget of {deadline.budget_s:.0f} s (a loaded machine?)"}
+        try:
+            figures = metric.measure(driver, deadline, sizes)
+        except OutOfTime:
+            figures = {"skipped": f"did not finish within its budget of {deadline.budget_s:.0f} s "
+                                  "(a loaded machine?)"}
+        report(figures)
     finally:
         driver.stop()

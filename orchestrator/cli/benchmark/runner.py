@@ -32,8 +32,6 @@ TOTAL_BUDGET_S = 285
 SETUP_ALLOWANCE_S = 2
 # Less than this and a metric's process would spend its budget starting up.
 MIN_BUDGET_S = 5
-# A metric stops measuring this long before its budget ends, to shut its engine down and report.
-REPORT_RESERVE_S = 4
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ class _Children:
     def _run(self, metric: Metric, url: str, budget: float) -> dict[str, Any]:
         deadline = time.time() + budget
         argv = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bench", "--inner", metric.name,
-                "--deadline", f"{deadline - REPORT_RESERVE_S:.3f}", "--budget", f"{budget:.1f}",
+                "--deadline", f"{deadline:.3f}", "--budget", f"{budget:.1f}",
                 "--runs", str(self.options.runs), *(["--quick"] if self.options.quick else [])]
         env = {**os.environ, "DATABASE_URL": url, "CHOREO_DATA_DIR": str(self.data_dir)}
         env.pop("CHOREO_QUEUE_BACKEND", None)
@@ -109,15 +107,29 @@ class _Children:
         try:
             out, err = proc.communicate(timeout=budget)
         except subprocess.TimeoutExpired:
-            return {"skipped": f"killed: no result within its budget of {budget:.0f} s"}
+            _kill(proc)
+            out, err = proc.communicate()
+            self.progress(f"bench: {metric.name} killed at the end of its budget; where its threads were:\n{err}")
+            return _parse(out) or {"skipped": f"killed: no result within its budget of {budget:.0f} s "
+                                              "(where it was stuck: on stderr)"}
         finally:
             _kill(proc)
         if proc.returncode != 0:
             self.progress(err.rstrip())
             lines = err.strip().splitlines()
             return {"failed": f"exit {proc.returncode}: {lines[-1] if lines else 'no message'}"}
-        report: dict[str, Any] = json.loads(out)
+        report = _parse(out)
+        assert report is not None, f"{metric.name}: no report on stdout: {out!r}"
         return report
+
+
+def _parse(out: str) -> dict[str, Any] | None:
+    """The child's report, if it wrote one (it may have before hanging in its engine's stop)."""
+    try:
+        report: dict[str, Any] = json.loads(out)
+    except ValueError:
+        return None
+    return report
 
 
 def _kill(proc: subprocess.Popen[str]) -> None:
@@ -126,7 +138,7 @@ def _kill(proc: subprocess.Popen[str]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        proc.communicate()
+        proc.wait()
 
 
 def _memory(by_metric: dict[str, float]) -> dict[str, Any]:

@@ -12,8 +12,10 @@ minutes (``runner.TOTAL_BUDGET_S``).
 """
 from __future__ import annotations
 
+import faulthandler
 import json
 import resource
+import time
 from typing import Any
 
 from django.core.management.base import CommandParser
@@ -50,7 +52,7 @@ class Command(ChoreoCommand):
                                  "with a full run's")
         # Internal: the child process that measures one metric.
         parser.add_argument("--inner", metavar="METRIC", help="(internal) measure one metric in this process")
-        parser.add_argument("--deadline", type=float, help="(internal) epoch time to stop measuring")
+        parser.add_argument("--deadline", type=float, help="(internal) epoch time this process is killed at")
         parser.add_argument("--budget", type=float, help="(internal) the metric's budget, for messages")
 
     def execute(self, *args: Any, **options: Any) -> Any:
@@ -94,10 +96,20 @@ class Command(ChoreoCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         metric = metrics.BY_NAME[options["inner"]]
         sizes = metrics.QUICK if options["quick"] else metrics.Sizes(runs=options["runs"])
+        killed_at = options["deadline"]
+        # A process still running at the end of its budget is killed: print every thread's
+        # stack just before, so that the report can say where it was stuck.
+        faulthandler.dump_traceback_later(max(1.0, killed_at - time.time() - 1))
         driver = Driver()
         vendor, name = driver.database()
-        figures = metrics.measure(metric, driver, Deadline(options["deadline"], options["budget"]), sizes)
-        self.stdout.write(json.dumps({
-            "database": vendor, "database_name": name, "figures": figures,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        }))
+
+        def report(figures: metrics.Figures) -> None:
+            self.stdout.write(json.dumps({
+                "database": vendor, "database_name": name, "figures": figures,
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }))
+            self.stdout.flush()
+
+        deadline = Deadline(killed_at - metrics.REPORT_RESERVE_S, options["budget"])
+        metrics.measure(metric, driver, deadline, sizes, report)
+        faulthandler.cancel_dump_traceback_later()
