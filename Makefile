@@ -25,16 +25,23 @@ check: install
 	$(BIN)/python -m mypy orchestrator flows ui
 	$(BIN)/lint-imports
 
+# The bench tests create (and drop) throwaway databases on this server when it answers.
 test-sqlite: install
-	$(BIN)/python -m pytest
+	CHOREO_TEST_POSTGRES_URL=$(PG_URL) $(BIN)/python -m pytest
 
-# The engine and integration tests again on PostgreSQL when one answers.
+# The engine and integration tests again on PostgreSQL when one answers. When none does,
+# this pass is skipped, or fails with CHOREO_REQUIRE_POSTGRES=1 (CI sets it).
+PG_PROBE := import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()
 test-postgres: install
-	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
-		echo "PostgreSQL answers: running engine, integration and conformance tests on it"; \
-		DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest tests/engine tests/integration/test_engine.py tests/conformance/test_kestra_engine.py; \
+	@if reason=$$($(BIN)/python -c "$(PG_PROBE)" "$(PG_URL)" 2>&1); then \
+		echo "PostgreSQL answers at $(PG_URL): running the store, runtime, engine, integration and conformance tests on it"; \
+		DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest tests/engine tests/store tests/runtime tests/integration \
+			tests/conformance/test_kestra_engine.py --ignore=tests/integration/test_bench.py; \
+	elif [ "$${CHOREO_REQUIRE_POSTGRES:-}" = "1" ]; then \
+		echo "FAILED: CHOREO_REQUIRE_POSTGRES=1 but no PostgreSQL answers at $(PG_URL): $$(echo "$$reason" | tail -n 2 | tr -s "\n\t" "  ")" >&2; \
+		exit 1; \
 	else \
-		echo "No PostgreSQL on 127.0.0.1:5432: PostgreSQL run skipped"; \
+		echo "SKIPPED: the PostgreSQL run (no PostgreSQL answers at $(PG_URL); CHOREO_REQUIRE_POSTGRES=1 makes this an error)"; \
 	fi
 
 test: check test-sqlite test-postgres

@@ -1,89 +1,59 @@
-"""``bench``: the project's benchmark, in standalone mode, in a throwaway database.
+"""``bench``: the project's benchmark, each metric in a process and a throwaway database of its own.
 
 M1  run request (the service call the API uses, in the server process) -> first task starts
 M2  per-task overhead of a 40-task sequential flow; wall time of a 40-way parallel fan-out
 M2b per-task overhead of 40 sequential shell tasks running `true`, above spawning the process
 M3  completed 1-task executions per second, 500 requests issued back to back
-MEM peak resident memory of the benchmark process
+M9  per-iteration cost of a ForEach over 200 and over 2,000 values
+MEM peak resident memory of the benchmark processes
+
+Each metric has a time budget (``metrics.METRICS``) and the whole run stays within five
+minutes (``runner.TOTAL_BUDGET_S``).
 """
 from __future__ import annotations
 
+import faulthandler
 import json
-import os
 import resource
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandParser
 
-from orchestrator.cli.base import ChoreoCommand
-
-METHOD = {
-    "M1": "1-task flow (return); time from just before services.create_execution() to the start date of the "
-          "task's first attempt (claimed by a worker); {warmup} warm-up runs, then {runs} runs one at a time",
-    "M2": "40 sequential return tasks: (execution end - start) / 40, median of {runs} runs after a warm-up; "
-          "fan-out: one parallel task with 40 return children, execution start to end",
-    "M2b": "40 sequential shell tasks running `true`: (execution end - start) / 40, median of {runs} runs after "
-           "a warm-up, minus the median time to spawn and reap `/bin/sh -c true` directly (subprocess.run, "
-           "{spawns} times, measured in the same run)",
-    "M3": "500 executions of a 1-task flow created back to back by one thread, engine running; "
-          "executions/s = 500 / (time from the first request to the last execution's end)",
-    "MEM": "peak resident set size of the process (ru_maxrss)",
-}
-
-ONE = """
-id: bench-one
-namespace: choreo.bench
-tasks:
-  - id: only
-    type: return
-    format: "{{ execution.id }}"
-"""
-
-
-def _seq_flow(n: int) -> str:
-    tasks = "\n".join(f"  - id: t{i}\n    type: return\n    format: \"{{{{ task.id }}}}\"" for i in range(n))
-    return f"id: bench-seq\nnamespace: choreo.bench\ntasks:\n{tasks}\n"
-
-
-def _par_flow(n: int) -> str:
-    tasks = "\n".join(f"      - id: p{i}\n        type: return\n        format: \"{{{{ task.id }}}}\"" for i in range(n))
-    return f"id: bench-par\nnamespace: choreo.bench\ntasks:\n  - id: fan\n    type: parallel\n    tasks:\n{tasks}\n"
-
-
-def _shell_flow(n: int) -> str:
-    tasks = "\n".join(f"  - id: s{i}\n    type: shell\n    commands: [\"true\"]" for i in range(n))
-    return f"id: bench-shell\nnamespace: choreo.bench\ntasks:\n{tasks}\n"
-
-
-def _spawn_cost(times: int) -> float:
-    costs = []
-    for _ in range(times):
-        start = time.perf_counter()
-        subprocess.run(["/bin/sh", "-c", "true"], check=True)
-        costs.append(time.perf_counter() - start)
-    return statistics.median(costs)
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
+from orchestrator.cli.base import EXIT_FAILED, EXIT_USAGE, ChoreoCommand, Exit
+from orchestrator.cli.benchmark import metrics, runner
+from orchestrator.cli.benchmark.databases import DatabaseError, Target
+from orchestrator.cli.benchmark.driver import Deadline, Driver
 
 
 class Command(ChoreoCommand):
-    help = "Measure Choreo's speed (M1-M3) and memory in a throwaway database."
+    help = ("Measure Choreo's speed (M1-M3, M9) and memory, each metric in a throwaway database "
+            "(within 5 minutes: every metric has a time budget).")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--json", action="store_true")
-        parser.add_argument("--runs", type=int, default=30, help="measured runs for M1")
-        parser.add_argument("--inner", action="store_true", help="(internal) run inside the throwaway database")
+        parser.add_argument("--json", action="store_true", help="print exactly one JSON document on stdout")
+        parser.add_argument(
+            "--database", metavar="URL",
+            help="measure this database: postgres://user@host:port/db creates (and drops) a throwaway "
+                 "database per metric on that server, which needs CREATEDB; the database named is only "
+                 "connected to. sqlite:///PATH puts the throwaway files in PATH's folder (PATH itself is never "
+                 "opened). Default: throwaway SQLite files in the temp folder",
+        )
+        parser.add_argument("--runs", type=int, default=30, help="measured runs for M1 (at least 5)")
+        budgets = ", ".join(f"{m.name} {m.budget_s:.0f} s" for m in metrics.METRICS)
+        parser.add_argument("--metrics", metavar="M1,M9", default=",".join(m.name for m in metrics.METRICS),
+                            help=f"measure only these metrics (their time budgets: {budgets}); MEM is always "
+                                 "reported")
+        quick = metrics.QUICK
+        parser.add_argument("--quick", action="store_true",
+                            help=f"for tests of bench itself: the same flows with fewer runs (M1 {quick.runs}, M2 "
+                                 f"and M2b {quick.repeats}, M3 {quick.executions} executions) and M9 cut at "
+                                 f"{metrics.BY_NAME['M9'].quick_budget_s:.0f} s; the figures are not comparable "
+                                 "with a full run's")
+        # Internal: the child process that measures one metric.
+        parser.add_argument("--inner", metavar="METRIC", help="(internal) measure one metric in this process")
+        parser.add_argument("--deadline", type=float, help="(internal) epoch time this process is killed at")
+        parser.add_argument("--budget", type=float, help="(internal) the metric's budget, for messages")
 
     def execute(self, *args: Any, **options: Any) -> Any:
         if not options.get("inner"):
@@ -91,111 +61,55 @@ class Command(ChoreoCommand):
         return super().execute(*args, **options)
 
     def _outer(self, options: dict[str, Any]) -> None:
-        with tempfile.TemporaryDirectory(prefix="choreo-bench-") as tmp:
-            env = {**os.environ, "DATABASE_URL": f"sqlite:///{Path(tmp) / 'bench.sqlite3'}",
-                   "CHOREO_DATA_DIR": tmp}
-            env.pop("CHOREO_QUEUE_BACKEND", None)
-            proc = subprocess.run(
-                [sys.executable, sys.argv[0], "bench", "--inner", "--runs", str(options["runs"])],
-                env=env, capture_output=True, text=True,
-            )
-        if proc.returncode != 0:
-            self.stderr.write(proc.stderr)
-            raise SystemExit(proc.returncode)
-        result = json.loads(proc.stdout)
+        chosen = self._metrics(options["metrics"])
+        try:
+            target = Target.parse(options["database"])
+            outcome = runner.run(target, chosen, runner.Options(options["runs"], options["quick"]), self.info)
+        except DatabaseError as exc:
+            raise Exit(EXIT_USAGE, f"error: {exc}") from None
+        result = {"database": outcome.database, **outcome.figures}
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
-            return
-        for key in ("M1", "M2", "M2b", "M3", "MEM"):
-            figures = {k: v for k, v in result[key].items() if k != "method"}
-            self.stdout.write(f"{key}: {json.dumps(figures)}")
-            self.stdout.write(f"    method: {result[key]['method']}")
+        else:
+            self._print(result)
+        if outcome.failed:
+            raise Exit(EXIT_FAILED, "bench: a metric failed (its error is above)")
+
+    def _metrics(self, names: str) -> list[metrics.Metric]:
+        wanted = [n.strip() for n in names.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in metrics.BY_NAME]
+        if unknown:
+            raise Exit(EXIT_USAGE, f"error: unknown metric {', '.join(unknown)}; "
+                                   f"choose from {', '.join(metrics.BY_NAME)}")
+        return [m for m in metrics.METRICS if m.name in wanted]
+
+    def _print(self, result: dict[str, Any]) -> None:
+        self.stdout.write(f"database: {result['database']}")
+        for key, figures in result.items():
+            if key == "database":
+                continue
+            method = figures.get("method")
+            self.stdout.write(f"{key}: {json.dumps({k: v for k, v in figures.items() if k != 'method'})}")
+            if method:
+                self.stdout.write(f"    method: {method}")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from orchestrator.engine import services
-        from orchestrator.engine.runtime import Engine
+        metric = metrics.BY_NAME[options["inner"]]
+        sizes = metrics.QUICK if options["quick"] else metrics.Sizes(runs=options["runs"])
+        killed_at = options["deadline"]
+        # A process still running at the end of its budget is killed: print every thread's
+        # stack just before, so that the report can say where it was stuck.
+        faulthandler.dump_traceback_later(max(1.0, killed_at - time.time() - 1))
+        driver = Driver()
+        vendor, name = driver.database()
 
-        for text in (ONE, _seq_flow(40), _par_flow(40), _shell_flow(40)):
-            services.deploy(text, "bench")
-        engine = Engine.from_settings().start()
-        try:
-            runs = max(5, options["runs"])
-            warmup = 5
-            m1 = [self._m1(services) for _ in range(warmup + runs)][warmup:]
-            self._run_and_wait(services, "bench-seq")
-            seq = [self._run_and_wait(services, "bench-seq") for _ in range(5)]
-            self._run_and_wait(services, "bench-par")
-            par = [self._run_and_wait(services, "bench-par") for _ in range(5)]
-            self._run_and_wait(services, "bench-shell")
-            shell = [self._run_and_wait(services, "bench-shell") for _ in range(5)]
-            spawn = _spawn_cost(40)
-            m3 = self._m3(services, 500)
-        finally:
-            engine.stop()
-        per_task = [s / 40 * 1000 for s in seq]
-        result = {
-            "M1": {"p50_ms": round(statistics.median(m1) * 1000, 3), "p99_ms": round(_pct(m1, 0.99) * 1000, 3),
-                   "runs": len(m1), "method": METHOD["M1"].format(warmup=warmup, runs=runs)},
-            "M2": {"per_task_ms": round(statistics.median(per_task), 3),
-                   "per_task_p99_ms": round(_pct(per_task, 0.99), 3),
-                   "sequential_40_ms": round(statistics.median(seq) * 1000, 2),
-                   "parallel_40_ms": round(statistics.median(par) * 1000, 2),
-                   "parallel_40_p99_ms": round(_pct(par, 0.99) * 1000, 2),
-                   "runs": len(seq), "method": METHOD["M2"].format(runs=len(seq))},
-            "M2b": {"per_task_above_spawn_ms": round((statistics.median(shell) / 40 - spawn) * 1000, 3),
-                    "per_task_ms": round(statistics.median(shell) / 40 * 1000, 3),
-                    "spawn_ms": round(spawn * 1000, 3), "runs": len(shell),
-                    "method": METHOD["M2b"].format(runs=len(shell), spawns=40)},
-            "M3": {"executions_per_s": round(m3, 1), "executions": 500, "method": METHOD["M3"]},
-            "MEM": {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                    "method": METHOD["MEM"]},
-        }
-        self.stdout.write(json.dumps(result))
+        def report(figures: metrics.Figures) -> None:
+            self.stdout.write(json.dumps({
+                "database": vendor, "database_name": name, "figures": figures,
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }))
+            self.stdout.flush()
 
-    def _m1(self, services: Any) -> float:
-        from flows.models import TaskRun
-
-        before = time.time()
-        exe = services.create_execution("choreo.bench", "bench-one", {})
-        self._wait_done([str(exe.id)])
-        run = TaskRun.objects.get(execution_id=exe.id)
-        started = datetime.fromisoformat(run.attempts[0]["startDate"]).timestamp()
-        return started - before
-
-    def _run_and_wait(self, services: Any, flow_id: str) -> float:
-        from flows.models import Execution
-
-        exe = services.create_execution("choreo.bench", flow_id, {})
-        self._wait_done([str(exe.id)])
-        exe = Execution.objects.get(id=exe.id)
-        assert exe.state == "SUCCESS", exe.state
-        assert exe.end_date is not None
-        return (exe.end_date - exe.start_date).total_seconds()
-
-    def _m3(self, services: Any, count: int) -> float:
-        from flows.models import Execution
-
-        start = time.time()
-        ids = [str(services.create_execution("choreo.bench", "bench-one", {}).id) for _ in range(count)]
-        self._wait_done(ids, timeout=600)
-        ends = Execution.objects.filter(id__in=ids).values_list("end_date", flat=True)
-        last_end = max(e.timestamp() for e in ends if e is not None)
-        failed = Execution.objects.filter(id__in=ids).exclude(state="SUCCESS").count()
-        assert failed == 0, f"{failed} bench executions did not succeed"
-        return count / (last_end - start)
-
-    def _wait_done(self, ids: list[str], timeout: float = 120) -> None:
-        """Poll every few milliseconds with one cheap query: the waiter must not steal the
-        engine's time (a check on every event would cost more than the work measured)."""
-        from flows.models import Execution
-
-        deadline = time.monotonic() + timeout
-        last = ids[-1]
-        terminal = ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"]
-        pending = Execution.objects.filter(id__in=ids).exclude(state__in=terminal)
-        while True:
-            if Execution.objects.filter(id=last, state__in=terminal).exists() and not pending.exists():
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError("benchmark executions did not finish in time")
-            time.sleep(0.01 if len(ids) == 1 else 0.05)
+        deadline = Deadline(killed_at - metrics.REPORT_RESERVE_S, options["budget"])
+        metrics.measure(metric, driver, deadline, sizes, report)
+        faulthandler.cancel_dump_traceback_later()
