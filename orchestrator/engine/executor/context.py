@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from orchestrator.engine.executor.index import RunIndex
 from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
 
 
@@ -110,30 +111,29 @@ def ancestors_of(run: TaskRunView, by_id: dict[str, TaskRunView]) -> list[TaskRu
 
 
 class ContextBuilder:
-    """Builds contexts for many task runs of one snapshot, sharing the costly parts."""
+    """Builds the contexts of an execution's task runs from its snapshot's index (whose
+    ``outputs`` map is kept up to date as task runs change)."""
 
-    def __init__(self, execution: ExecutionView, flow_revision: int, variables: dict[str, Any]) -> None:
+    def __init__(self, execution: ExecutionView, flow_revision: int, variables: dict[str, Any],
+                 index: RunIndex | None = None) -> None:
         self.execution = execution
-        self.by_id = {r.id: r for r in execution.taskruns}
-        self._outputs: dict[str, Any] | None = None
+        self.index = index if index is not None else RunIndex(execution.taskruns)
         self._base = execution_context(execution, flow_revision, variables)
 
-    def invalidate(self) -> None:
-        self._outputs = None
-        self.by_id = {r.id: r for r in self.execution.taskruns}
+    @property
+    def by_id(self) -> dict[str, TaskRunView]:
+        return self.index.by_id
 
     @property
     def outputs(self) -> dict[str, Any]:
-        if self._outputs is None:
-            self._outputs = outputs_map(self.execution.taskruns, self.by_id)
-        return self._outputs
+        return self.index.outputs
 
     def for_execution(self) -> dict[str, Any]:
         return {**self._base, "outputs": self.outputs}
 
     def for_taskrun(self, run: TaskRunView, task_type: str,
                     working_directory: TaskRunView | None = None) -> dict[str, Any]:
-        return taskrun_context(self._base, self.outputs, run, ancestors_of(run, self.by_id), task_type,
+        return taskrun_context(self._base, self.outputs, run, self.index.ancestors(run), task_type,
                                working_directory)
 
 

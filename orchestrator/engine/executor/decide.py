@@ -8,6 +8,7 @@ clock or a random source: the caller applies the returned decisions in one trans
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from orchestrator.engine.executor.decisions import (
     UpdateTaskRun,
 )
 from orchestrator.engine.executor.retries import NEW_EXECUTION_AT, NOT_BEFORE, Chain
+from orchestrator.engine.executor.index import RunIndex
 from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
 from orchestrator.engine.dsl import OutputError, typed_outputs
 from orchestrator.engine.expressions import ExpressionError, is_truthy, render, render_typed, render_value
@@ -36,6 +38,8 @@ _TASKRUN_NS = uuid.UUID("6f1c1c4e-7d1f-4b53-9a57-2f0d6c3e9b10")
 # in a few rounds (one per level of nesting that starts in the same pass).
 _MAX_ROUNDS = 500
 _STOPPING = (State.FAILED, State.KILLED, State.CANCELLED)
+# Sequences of this many tasks or more keep their place between passes.
+_REMEMBERED_SEQUENCE = 8
 # What a task run waiting for its turn (not running on a worker) may be.
 _WAITING = (State.CREATED, State.QUEUED, State.RESTARTED, State.RETRYING, State.PAUSED)
 
@@ -50,34 +54,33 @@ def subflow_execution_id(taskrun_id_: str, attempt: int) -> str:
 
 def decide(spec: Any, execution: ExecutionView, now: datetime) -> list[Decision]:
     """Everything that should happen to ``execution`` now. Does not mutate its input."""
-    return Decider(spec, execution, now).run()
+    copy = ExecutionView(**{**execution.__dict__, "taskruns": [_copy(r) for r in execution.taskruns]})
+    return Decider(spec, copy, now).run()
 
 
 class Decider:
-    def __init__(self, spec: Any, execution: ExecutionView, now: datetime) -> None:
+    """One executor pass over a snapshot. It applies its own decisions to the snapshot as
+    it goes (the snapshot then is the state the decisions lead to): an engine keeps the
+    snapshot and its ``RunIndex`` between passes, so a pass costs what changed. Only the
+    flowable task runs marked dirty in the index are resolved again."""
+
+    def __init__(self, spec: Any, execution: ExecutionView, now: datetime, index: RunIndex | None = None) -> None:
         self.spec = spec
-        # A private copy: resolution applies its own decisions as it goes.
-        self.exe = ExecutionView(
-            **{**execution.__dict__, "taskruns": [_copy(r) for r in execution.taskruns]}
-        )
+        self.exe = execution
         self.now = now
         self.decisions: list[Decision] = []
         self.changed = False
-        self.contexts = ContextBuilder(self.exe, execution.revision, spec.variables or {})
-        self._index()
+        self.index = index if index is not None else RunIndex(execution.taskruns)
+        self.by_id = self.index.by_id
+        self.by_key = self.index.by_key
+        self.contexts = ContextBuilder(self.exe, execution.revision, spec.variables or {}, self.index)
 
     # --- snapshot bookkeeping -------------------------------------------------------
-    def _index(self) -> None:
-        self.by_key = {r.key: r for r in self.exe.taskruns}
-        self.by_id = {r.id: r for r in self.exe.taskruns}
-        self.contexts.invalidate()
-
     def child(self, parent: TaskRunView | None, task_id: str, iteration: int | None = None) -> TaskRunView | None:
         return self.by_key.get(_key(parent.id if parent else None, task_id, iteration))
 
     def children(self, parent: TaskRunView | None) -> list[TaskRunView]:
-        pid = parent.id if parent else None
-        return [r for r in self.exe.taskruns if r.parent_id == pid]
+        return self.index.children_of(parent.id if parent else None)
 
     def task(self, task_id: str) -> Task:
         task: Task = self.spec.task(task_id)
@@ -99,17 +102,18 @@ class Decider:
             return self.decisions
         root: State | None = None
         for _ in range(_MAX_ROUNDS):
-            retried = next((r for r in self.exe.taskruns if r.state == State.RETRIED), None)
-            if retried is not None:
-                self._retry_as_new_execution(retried)
+            if self.index.retried:
+                self._retry_as_new_execution(self.by_id[min(self.index.retried)])
                 return self.decisions
             self.changed = False
             self._fire_timers()
-            for run in list(self.exe.taskruns):
+            dirty, root_dirty = self.index.take_dirty()
+            for run in dirty:
                 if run.state in (State.RUNNING, State.PAUSED) and self._is_flowable(run):
                     self._resolve(run)
-            root = self.block(None, self.spec.tasks, self.spec.errors or [], self.spec.finally_ or [])
-            if not self.changed:
+            if root_dirty:
+                root = self.block(None, self.spec.tasks, self.spec.errors or [], self.spec.finally_ or [])
+            if not self.changed and not self.index.dirty:
                 break
         if root is not None:
             self._end_execution(root)
@@ -145,7 +149,7 @@ class Decider:
 
     def next_wake(self) -> datetime | None:
         """The earliest timer of the execution (a retry delay, a pause, a delayed start)."""
-        waits = [r.wake_at for r in self.exe.taskruns if r.wake_at is not None and not r.state.is_terminal]
+        waits = [w for w in (self.index.next_timer(),) if w is not None]
         if self.exe.state == State.CREATED:
             start = self._not_before()
             if start is not None:
@@ -153,9 +157,8 @@ class Decider:
         return min(waits) if waits else None
 
     def _fire_timers(self) -> None:
-        for run in list(self.exe.taskruns):
-            if run.wake_at is None or run.wake_at > self.now:
-                continue
+        for run in list(self.index.due(self.now)):
+            self.index.dirty.add(run.id)  # a pause's timer: its resolver decides
             if run.state == State.RETRYING and self._is_flowable(run):
                 # A Subflow's next attempt: its resolver starts a new child execution.
                 self.update(run, State.RUNNING, clear_wake=True, meta=flowables.without_child(run.meta))
@@ -180,7 +183,7 @@ class Decider:
                                              attempt=chain.attempt + 1, chain_started=chain.started))
 
     def _sync_paused(self) -> None:
-        paused = any(r.state == State.PAUSED for r in self.exe.taskruns)
+        paused = self.index.paused > 0
         if paused and self.exe.state == State.RUNNING:
             self.set_execution(State.PAUSED)
         elif not paused and self.exe.state == State.PAUSED:
@@ -239,10 +242,25 @@ class Decider:
         self, parent: TaskRunView | None, tasks: Sequence[Task], iteration: int | None = None,
         value: str | None = None,
     ) -> list[State] | None:
-        """Run ``tasks`` one after another. Their end states once over, else None."""
-        states: list[State] = []
-        for task in tasks:
+        """Run ``tasks`` one after another. Their end states once over, else None.
+
+        Where the sequence stands is kept in the index between calls (finished task runs
+        never start again but by a restart, which makes a new index): 5,000 tasks in a row
+        cost one step each, not a walk from the first."""
+        if len(tasks) < _REMEMBERED_SEQUENCE:
+            cursor = _Cursor(tasks)  # short: walking it costs less than remembering it
+        else:
+            key = ("sequence", parent.id if parent else None, id(tasks), iteration)
+            kept = self.index.memo.get(key)
+            if isinstance(kept, _Cursor) and kept.tasks is tasks:
+                cursor = kept
+            else:
+                # The list is kept in the cursor: while it lives no other list takes its id.
+                cursor = self.index.memo[key] = _Cursor(tasks)
+        while not cursor.over and cursor.position < len(tasks):
+            task = tasks[cursor.position]
             if task.disabled:
+                cursor.position += 1
                 continue
             run = self.child(parent, task.id, iteration)
             if run is None:
@@ -251,10 +269,10 @@ class Decider:
             if not run.state.is_terminal or run.state == State.RETRIED:
                 return None  # RETRIED: the whole execution ends RETRIED in the next round
             state = effective_state(task, run.state)
-            states.append(state)
-            if state in _STOPPING:
-                return states
-        return states
+            cursor.states.append(state)
+            cursor.position += 1
+            cursor.over = state in _STOPPING
+        return list(cursor.states)
 
     def block(
         self, parent: TaskRunView | None, tasks: Sequence[Task], errors: Sequence[Task],
@@ -299,7 +317,7 @@ class Decider:
             value=value,
             iteration=iteration,
             key=key,
-            seq=1 + max((r.seq for r in self.exe.taskruns), default=0),
+            seq=self.index.next_seq,
             state=State.CREATED,
             start_date=self.now,
             meta=dict(extra_meta or {}),
@@ -319,7 +337,7 @@ class Decider:
         if run.state.is_terminal:
             run.end_date = self.now
         self.exe.taskruns.append(run)
-        self._index()
+        self.index.add(run)
         enqueue = run.state == State.CREATED
         self.decisions.append(CreateTaskRun(run=_copy(run), enqueue=enqueue, reason=reason))
         if reason:
@@ -346,7 +364,7 @@ class Decider:
             run.wake_at = wake_at
         if new.is_terminal:
             run.end_date = self.now
-        self.contexts.invalidate()
+        self.index.update(run, old, outputs_changed=outputs is not None)
         self.decisions.append(
             UpdateTaskRun(
                 id=run.id, old=old, new=new, outputs=outputs, meta=meta, wake_at=wake_at,
@@ -409,6 +427,17 @@ class Decider:
 
     def render_value(self, run: TaskRunView, value: Any) -> Any:
         return render_value(value, self.context(run))
+
+
+@dataclass
+class _Cursor:
+    """Where a sequence of tasks stands: the tasks before ``position`` are over."""
+
+    tasks: Sequence[Task]
+    position: int = 0
+    states: list[State] = field(default_factory=list)
+    # A task ended FAILED, KILLED or CANCELLED: the tasks after it never run.
+    over: bool = False
 
 
 def effective_state(task: Task, state: State) -> State:

@@ -6,6 +6,7 @@ the children that may start now, or ends the task run once its children are over
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -44,8 +45,13 @@ def resolve(d: Decider, run: TaskRunView, task: Task) -> None:
         d.end(run, State.FAILED, reason=str(exc))
 
 
+_NONE: list[Task] = []
+
+
 def _lists(task: Any) -> tuple[list[Task], list[Task]]:
-    return list(getattr(task, "errors", None) or []), list(getattr(task, "finally_", None) or [])
+    """The task's own ``errors`` and ``finally`` lists (not copies: sequences keep their
+    place per list, see Decider.sequence)."""
+    return getattr(task, "errors", None) or _NONE, getattr(task, "finally_", None) or _NONE
 
 
 def _end_block(d: Decider, run: TaskRunView, task: Any, main: list[State] | None, **kw: Any) -> None:
@@ -130,7 +136,7 @@ def switch(d: Decider, run: TaskRunView, task: Any) -> None:
         outputs = {"value": value, "defaults": case == "__defaults__"}
         d.update(run, run.state, meta={**run.meta, "case": case}, outputs=outputs)
     tasks = task.defaults if case == "__defaults__" else task.cases[case]
-    _end_block(d, run, task, d.sequence(run, tasks or []))
+    _end_block(d, run, task, d.sequence(run, tasks or _NONE))
 
 
 def foreach(d: Decider, run: TaskRunView, task: Any, limit: int | None = None) -> None:
@@ -169,28 +175,53 @@ def _loop_values(raw: Any) -> list[str]:
     return [v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), ensure_ascii=False) for v in raw]
 
 
+@dataclass
+class _Loop:
+    """Where a loop stands, kept in the index between passes (see RunIndex.memo)."""
+
+    tasks: Sequence[Task]
+    # Iterations below ``next`` have started; ``open`` ones are not over, ``done`` ones are.
+    next: int = 0
+    open: set[int] = field(default_factory=set)
+    done: set[int] = field(default_factory=set)
+    states: list[State] = field(default_factory=list)
+    failed: bool = False
+
+
 def _iterations(d: Decider, run: TaskRunView, tasks: Sequence[Task], values: list[str], limit: int
                 ) -> list[State] | None:
-    """Each value runs ``tasks`` in sequence; up to ``limit`` values at once (0: all)."""
-    states: list[State] = []
-    active = 0
-    failed = False
-    pending = False
-    for i, value in enumerate(values):
-        started = any(d.child(run, t.id, i) is not None for t in tasks)
-        if not started and (failed or (limit and active >= limit)):
-            pending = True
-            continue
-        result = d.sequence(run, tasks, iteration=i, value=value)
-        if result is None:
-            active += 1
-            continue
-        states.extend(result)
-        if any(s in _STOPPING for s in result):
-            failed = True
-    if active or (pending and not failed):
+    """Each value runs ``tasks`` in sequence; up to ``limit`` values at once (0: all); none
+    starts once one has failed. A pass looks only at the iterations whose task runs changed,
+    so each iteration of a 2,000-value loop costs what it costs in a 200-value one."""
+    key = ("loop", run.id)
+    loop = d.index.memo.get(key)
+    changed = d.index.take_dirty_iterations(run.id)
+    if loop is None or loop.tasks is not tasks:
+        # First sight of this loop in this snapshot: find the iterations under way.
+        loop = d.index.memo[key] = _Loop(tasks)
+        started = [i for i in range(len(values)) if any(d.child(run, t.id, i) is not None for t in tasks)]
+        loop.next = started[-1] + 1 if started else 0
+        changed = set(started)
+    for i in sorted(changed):
+        if i < loop.next and i not in loop.done:
+            _iteration(d, run, loop, i, values[i])
+    while loop.next < len(values) and not loop.failed and not (limit and len(loop.open) >= limit):
+        loop.next += 1
+        _iteration(d, run, loop, loop.next - 1, values[loop.next - 1])
+    if loop.open or (loop.next < len(values) and not loop.failed):
         return None
-    return states
+    return list(loop.states)
+
+
+def _iteration(d: Decider, run: TaskRunView, loop: _Loop, i: int, value: str) -> None:
+    result = d.sequence(run, loop.tasks, iteration=i, value=value)
+    if result is None:
+        loop.open.add(i)
+        return
+    loop.open.discard(i)
+    loop.done.add(i)
+    loop.states.extend(result)
+    loop.failed = loop.failed or any(s in _STOPPING for s in result)
 
 
 def dag(d: Decider, run: TaskRunView, task: Any) -> None:
@@ -232,7 +263,7 @@ def pause(d: Decider, run: TaskRunView, task: Any) -> None:
             d.update(run, State.RUNNING, clear_wake=True, outputs={**run.outputs, "onResume": defaults},
                      meta={**meta, "resumed": True, "warn": action == "warn"})
         return
-    main = d.sequence(run, task.tasks or [])
+    main = d.sequence(run, task.tasks or _NONE)
     if main is None:
         return
     errors, finally_ = _lists(task)

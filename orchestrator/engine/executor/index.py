@@ -29,6 +29,8 @@ class RunIndex:
         self.children: dict[str, dict[str, TaskRunView]] = {}
         self.next_seq = 1
         self.paused = 0
+        # Task runs that failed under CREATE_NEW_EXECUTION: the execution ends RETRIED.
+        self.retried: set[str] = set()
         self.outputs: dict[str, Any] = {}
         self._timers: list[tuple[datetime, int, str]] = []
         # Flowable task runs (and ROOT) whose children or own row changed since they
@@ -51,12 +53,18 @@ class RunIndex:
         self.next_seq = max(self.next_seq, run.seq + 1)
         if run.state == State.PAUSED:
             self.paused += 1
+        if run.state == State.RETRIED:
+            self.retried.add(run.id)
         self._track(run)
         self._mark(run)
 
     def update(self, run: TaskRunView, old_state: State, outputs_changed: bool = True) -> None:
         """``run`` (already in the index) was changed in place; it was in ``old_state``."""
         self.paused += (run.state == State.PAUSED) - (old_state == State.PAUSED)
+        if run.state == State.RETRIED:
+            self.retried.add(run.id)
+        else:
+            self.retried.discard(run.id)
         if outputs_changed and run.outputs:
             self._set_outputs(run)
         if run.wake_at is not None:

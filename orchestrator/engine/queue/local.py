@@ -1,65 +1,111 @@
-"""The local backend: a pool of worker threads inside the process, woken by a queue."""
+"""The local backend: a pool of worker threads inside the process.
+
+A job goes to the worker that became idle last (a stack, not a queue): a flow that runs
+one task at a time keeps using one thread, so a process holds as many database
+connections as it runs tasks at once, not one per thread of its pool (on PostgreSQL,
+twenty command-line engines with eight threads each would otherwise exhaust the server's
+connections).
+"""
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.db import close_old_connections, connection
 
 from orchestrator.engine.queue.base import Job
 
 log = logging.getLogger(__name__)
-_STOP = object()
+
+
+@dataclass
+class _Slot:
+    """One worker thread: it sleeps on ``ready`` until handed a job (or told to stop)."""
+
+    ready: threading.Event = field(default_factory=threading.Event)
+    job: Job | None = None
+    stop: bool = False
 
 
 class LocalQueue:
     def __init__(self, execute: Callable[[Job], None], threads: int) -> None:
         self._execute = execute
         self._threads_wanted = max(1, threads)
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._waiting: deque[Job] = deque()
+        self._idle: list[_Slot] = []
+        self._slots: list[_Slot] = []
         self._threads: list[threading.Thread] = []
         self._queued: set[str] = set()
-        self._lock = threading.Lock()
+        self._stopping = False
 
     def start(self) -> None:
         for i in range(self._threads_wanted):
-            thread = threading.Thread(target=self._loop, name=f"choreo-worker-{i}", daemon=True)
-            thread.start()
+            slot = _Slot()
+            thread = threading.Thread(target=self._loop, args=(slot,), name=f"choreo-worker-{i}", daemon=True)
+            self._slots.append(slot)
             self._threads.append(thread)
+            thread.start()
 
     def submit(self, job: Job) -> None:
         with self._lock:
             # The same task run may be offered twice (recovery scans); run it once here.
-            if job.taskrun_id in self._queued:
+            if self._stopping or job.taskrun_id in self._queued:
                 return
             self._queued.add(job.taskrun_id)
-        self._queue.put(job)
+            if self._idle:
+                slot = self._idle.pop()
+                slot.job = job
+                slot.ready.set()
+            else:
+                self._waiting.append(job)
 
     def pending(self) -> int:
-        return self._queue.qsize()
+        with self._lock:
+            return len(self._waiting)
 
     def stop(self, timeout: float = 5.0) -> None:
-        for _ in self._threads:
-            self._queue.put(_STOP)
+        """Start nothing more; running jobs may finish within ``timeout``."""
+        with self._lock:
+            self._stopping = True
+            self._waiting.clear()
+            for slot in self._slots:
+                slot.stop = True
+                slot.ready.set()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        self._slots.clear()
 
-    def _loop(self) -> None:
+    def _loop(self, slot: _Slot) -> None:
         try:
+            with self._lock:
+                self._idle.append(slot)
             while True:
-                job = self._queue.get()
-                if job is _STOP:
-                    return
-                assert isinstance(job, Job)
+                slot.ready.wait()
+                slot.ready.clear()
+                job, slot.job = slot.job, None
+                if job is not None:
+                    self._run(job)
                 with self._lock:
-                    self._queued.discard(job.taskrun_id)
-                try:
-                    self._execute(job)
-                except Exception:
-                    log.exception("worker: a job failed outside its task")
-                    close_old_connections()
+                    if slot.stop:
+                        return
+                    if self._waiting:
+                        slot.job = self._waiting.popleft()
+                        slot.ready.set()
+                    else:
+                        self._idle.append(slot)
         finally:
             connection.close()
+
+    def _run(self, job: Job) -> None:
+        with self._lock:
+            self._queued.discard(job.taskrun_id)
+        try:
+            self._execute(job)
+        except Exception:
+            log.exception("worker: a job failed outside its task")
+            close_old_connections()

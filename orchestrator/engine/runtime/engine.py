@@ -38,10 +38,11 @@ from orchestrator.engine.worker import SHUTDOWN, Worker
 from orchestrator.engine.worker.identity import new_instance_id
 
 log = logging.getLogger(__name__)
-_TICK_SECONDS = 0.5
+# Maintenance wakes this often: log lines of running tasks reach the journal within a
+# tick even if none follow; scans of the database run every _SCAN_SECONDS.
+_TICK_SECONDS = 0.1
 _SCAN_SECONDS = 1.0
 _STALE_SECONDS = 3.0
-_FLUSH_SECONDS = 0.1
 _MAX_PASS_FAILURES = 5
 # A wake-up for an execution another live engine owns is ignored for this long.
 _FOREIGN_SECONDS = 1.0
@@ -91,8 +92,7 @@ class Engine:
         self._unsubscribe = self.bus.subscribe(self._on_signal)
         self.bus.start()
         self.queue.start()
-        loops = (("executor", self._executor_loop), ("maintenance", self._maintenance_loop),
-                 ("log-flusher", self._flush_loop))
+        loops = (("executor", self._executor_loop), ("maintenance", self._maintenance_loop))
         for name, target in loops:
             thread = threading.Thread(target=target, name=f"choreo-{name}", daemon=True)
             thread.start()
@@ -234,19 +234,6 @@ class Engine:
         finally:
             connection.close()
 
-    def _flush_loop(self) -> None:
-        """Lines of running tasks reach the journal within ~0.1 s, even if none follow."""
-        try:
-            while not self._stopping.wait(_FLUSH_SECONDS):
-                for ctx in self.worker.running.snapshot():
-                    try:
-                        ctx.flush_if_stale(_FLUSH_SECONDS)
-                    except Exception:
-                        log.exception("flushing the logs of task run %s failed", ctx.taskrun_id)
-                        close_old_connections()
-        finally:
-            connection.close()
-
     def _sleep_time(self) -> float:
         if self._rescan.is_set():
             return 0.0
@@ -261,6 +248,7 @@ class Engine:
         now = self.clock.now()
         monotonic = time.monotonic()
         self._fire_local_timers(now)
+        self._flush_logs()
         if monotonic - self._last_heartbeat >= self.heartbeat_seconds:
             self._last_heartbeat = monotonic
             if not self.store.heartbeat(self.id, now):
@@ -294,6 +282,14 @@ class Engine:
             if self.queue.pending() == 0:
                 for execution_id in self.store.stale_runnable(self.id, now - timedelta(seconds=_STALE_SECONDS)):
                     self.wake(execution_id, requeue=True)
+
+    def _flush_logs(self) -> None:
+        for ctx in self.worker.running.snapshot():
+            try:
+                ctx.flush_if_stale(_TICK_SECONDS)
+            except Exception:
+                log.exception("flushing the logs of task run %s failed", ctx.taskrun_id)
+                close_old_connections()
 
     def _fire_local_timers(self, now: datetime) -> None:
         due: list[str] = []

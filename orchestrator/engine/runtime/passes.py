@@ -97,15 +97,15 @@ class Executor:
             effects.foreign = True
             return effects
         taking_over = exe.owner != self.owner
-        runs = self.cache.load(self.store, exe)
+        snapshot = self.cache.load(self.store, exe)
         try:
             spec = self.specs.get(exe.revision_id)
         except InvalidStoredFlow as exc:
-            return self._fail(exe, runs, now, f"The flow cannot be loaded: {exc}")
-        view = _view(exe, runs)
+            return self._fail(exe, snapshot.runs, now, f"The flow cannot be loaded: {exc}")
+        view = _view(exe, snapshot.runs)
         if spec.concurrency is not None and exe.state in (State.CREATED, State.QUEUED):
             view.running_of_flow = self.store.holding_slots(exe.namespace, exe.flow_id, exe.id)
-        decider = Decider(spec, view, now)
+        decider = Decider(spec, view, now, snapshot.index)
         decisions = decider.run()
         final = decider.exe
         write = _Write.of(decisions, decider, now)
@@ -142,7 +142,7 @@ class Executor:
             self.cache.drop(exe.id)
             self._ended(exe, final, end, spec, write.outputs, now, effects)
         else:
-            self.cache.keep(exe.id, final.taskruns, seq, version)
+            self.cache.committed(exe.id, seq, version)
         # Runnable task runs may have been queued in a process that is gone (a takeover),
         # or made runnable again by a user (a restart): queue them here.
         requeue = requeue or taking_over or exe.state == State.RESTARTED
@@ -199,6 +199,7 @@ class Executor:
         run = decider.by_id[start.taskrun_id]
         run.meta = {**run.meta, START_ERROR: reason}
         write.step(run, run.state, run.state)
+        decider.index.update(run, run.state)  # its resolver runs again in the next pass
         effects.wake.add(decider.exe.id)
 
     def _ended(self, exe: ExecutionRow, final: ExecutionView, end: State, spec: Any,

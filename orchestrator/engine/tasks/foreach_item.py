@@ -116,9 +116,13 @@ class ForEachItemBatches(FlowableTask):
 
     split_id: str
     _subflow: Subflow | None = PrivateAttr(default=None)
+    # One list object for the task's life: the executor keeps a loop's progress per list.
+    _tasks: list[Task] = PrivateAttr(default_factory=list)
 
     def child_lists(self) -> dict[str, list[Task]]:
-        return {"tasks": [self._subflow]} if self._subflow is not None else {}
+        if self._subflow is not None and not self._tasks:
+            self._tasks.append(self._subflow)
+        return {"tasks": self._tasks} if self._subflow is not None else {}
 
 
 class ForEachItemMerge(RunnableTask):
@@ -197,7 +201,7 @@ tasks:
 
     @property
     def steps(self) -> list[Task]:
-        return list(self._steps)
+        return self._steps
 
 
 TASK_TYPES = (ForEachItem,)
