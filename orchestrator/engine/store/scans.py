@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from orchestrator.engine.states import State
 from orchestrator.engine.store.base import LostAttempt
+from orchestrator.engine.store.cursor import cursor
 from orchestrator.engine.store.columns import EXECUTION, INSTANCE, SIGNAL, TASKRUN
 from orchestrator.engine.store.dialect import Dialect, dialect_for
 
@@ -40,14 +41,14 @@ class Scans:
         return self.d.name
 
     def _rows(self, sql: str, params: list[Any]) -> list[Any]:
-        with connection.cursor() as cur:
+        with cursor() as cur:
             cur.execute(sql, params)
             return list(cur.fetchall())
 
     # --- instances ------------------------------------------------------------------------
     def register_instance(self, instance_id: str, kind: str, host: str, pid: int, now: datetime) -> None:
         d = self.d
-        with connection.cursor() as cur:
+        with transaction.atomic(savepoint=False), cursor() as cur:
             cur.execute(
                 f"INSERT INTO {INSTANCE} (id, kind, host, pid, started_at, heartbeat_at, expires_at) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
@@ -58,18 +59,20 @@ class Scans:
 
     def heartbeat(self, instance_id: str, now: datetime) -> bool:
         """Renew the instance's lease on everything it owns; False if its row was gone."""
-        with connection.cursor() as cur:
+        with transaction.atomic(savepoint=False), cursor() as cur:
             cur.execute(f"UPDATE {INSTANCE} SET heartbeat_at = %s, expires_at = %s WHERE id = %s",
                         [self.d.dt(now), self.d.dt(now + self.lease), instance_id])
             return bool(cur.rowcount)
 
     def deregister_instance(self, instance_id: str) -> None:
-        with connection.cursor() as cur:
+        with transaction.atomic(savepoint=False), cursor() as cur:
             cur.execute(f"DELETE FROM {INSTANCE} WHERE id = %s", [instance_id])
 
     def release_executions(self, owner: str) -> list[str]:
         """Give up the executions ``owner`` advances (a clean stop): others take them at once."""
-        rows = self._rows(f"UPDATE {EXECUTION} SET owner = '' WHERE owner = %s RETURNING id", [owner])
+        with transaction.atomic(savepoint=False), cursor() as cur:
+            cur.execute(f"UPDATE {EXECUTION} SET owner = '' WHERE owner = %s RETURNING id", [owner])
+            rows = cur.fetchall()
         return [self.d.uuid_out(r[0]) or "" for r in rows]
 
     def _dead_owner(self, column: str, now: datetime) -> tuple[str, list[Any]]:
@@ -163,7 +166,7 @@ class Scans:
 
     # --- the table bus ------------------------------------------------------------------------------
     def send_signal(self, kind: str, target: str, sender: str, now: datetime) -> None:
-        with connection.cursor() as cur:
+        with transaction.atomic(savepoint=False), cursor() as cur:
             cur.execute(f"INSERT INTO {SIGNAL} (kind, target, sender, created_at) VALUES (%s, %s, %s, %s)",
                         [kind, target, sender, self.d.dt(now)])
 
@@ -177,5 +180,5 @@ class Scans:
         return int(rows[0][0] or 0)
 
     def prune_signals(self, before: datetime) -> None:
-        with connection.cursor() as cur:
+        with transaction.atomic(savepoint=False), cursor() as cur:
             cur.execute(f"DELETE FROM {SIGNAL} WHERE created_at < %s", [self.d.dt(before)])

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from orchestrator.engine import journal
 from orchestrator.engine.executor.snapshot import TaskRunView
@@ -30,6 +30,7 @@ from orchestrator.engine.store.base import (
     NewExecution,
     RunChange,
 )
+from orchestrator.engine.store.cursor import cursor
 from orchestrator.engine.store.columns import (
     DATE_FIELDS,
     EVENT,
@@ -82,7 +83,7 @@ class SqlStore(Scans, FlowRegistry):
         for number, entry in enumerate(entries, start=1):
             entry.seq = number
         exe_id = d.uuid(new.id)
-        with transaction.atomic(savepoint=False), connection.cursor() as cur:
+        with transaction.atomic(savepoint=False), cursor() as cur:
             cur.execute(
                 f"INSERT INTO {EXECUTION} (id, revision_id, revision_number, namespace, flow_id, state, inputs, "
                 "outputs, labels, trigger, parent_execution_id, parent_taskrun_id, original_execution_id, created_at, "
@@ -100,7 +101,7 @@ class SqlStore(Scans, FlowRegistry):
         return journal.to_events(new.id, list(entries))
 
     def get_execution(self, execution_id: str) -> ExecutionRow | None:
-        with connection.cursor() as cur:
+        with cursor() as cur:
             cur.execute(f"SELECT {EXECUTION_SELECT} FROM {EXECUTION} WHERE id = %s", [self.d.uuid(execution_id)])
             row = cur.fetchone()
         return execution_row(self.d, row) if row else None
@@ -108,7 +109,7 @@ class SqlStore(Scans, FlowRegistry):
     def lock_execution(self, execution_id: str, now: datetime) -> ExecutionRow | None:
         """The execution row, locked until the end of the transaction (an executor pass)."""
         d = self.d
-        with connection.cursor() as cur:
+        with cursor() as cur:
             cur.execute(
                 f"SELECT {select_list(EXECUTION_COLUMNS, 'e')}, "
                 f"(SELECT i.expires_at FROM {INSTANCE} i WHERE i.id = e.owner) "
@@ -125,7 +126,7 @@ class SqlStore(Scans, FlowRegistry):
 
     def load_taskruns(self, execution_id: str) -> list[TaskRunView]:
         d = self.d
-        with connection.cursor() as cur:
+        with cursor() as cur:
             cur.execute(f"SELECT {TASKRUN_SELECT} FROM {TASKRUN} WHERE execution_id = %s ORDER BY seq",
                         [d.uuid(execution_id)])
             return [taskrun_view(d, r) for r in cur.fetchall()]
@@ -134,7 +135,7 @@ class SqlStore(Scans, FlowRegistry):
         """Task runs with a journal entry after ``since_seq`` (what changed since a pass)."""
         d = self.d
         exe_id = d.uuid(execution_id)
-        with connection.cursor() as cur:
+        with cursor() as cur:
             cur.execute(
                 f"SELECT {TASKRUN_SELECT} FROM {TASKRUN} WHERE id IN (SELECT taskrun_id FROM {EVENT} "
                 "WHERE execution_id = %s AND seq > %s AND taskrun_id IS NOT NULL) ORDER BY seq",
@@ -147,7 +148,7 @@ class SqlStore(Scans, FlowRegistry):
             return []
         d = self.d
         marks = ", ".join(["%s"] * len(ids))
-        with connection.cursor() as cur:
+        with cursor() as cur:
             cur.execute(f"SELECT {TASKRUN_SELECT} FROM {TASKRUN} WHERE id IN ({marks}) ORDER BY seq",
                         [d.uuid(i) for i in ids])
             return [taskrun_view(d, r) for r in cur.fetchall()]
@@ -156,14 +157,14 @@ class SqlStore(Scans, FlowRegistry):
         if not ids:
             return
         marks = ", ".join(["%s"] * len(ids))
-        with connection.cursor() as cur:
+        with transaction.atomic(savepoint=False), cursor() as cur:
             cur.execute(f"DELETE FROM {TASKRUN} WHERE execution_id = %s AND id IN ({marks})",
                         [self.d.uuid(execution_id), *(self.d.uuid(i) for i in ids)])
 
     def delete_execution(self, execution_id: str) -> None:
         d = self.d
         exe_id = d.uuid(execution_id)
-        with transaction.atomic(savepoint=False), connection.cursor() as cur:
+        with transaction.atomic(savepoint=False), cursor() as cur:
             cur.execute(f"UPDATE {EXECUTION} SET parent_execution_id = NULL WHERE parent_execution_id = %s", [exe_id])
             cur.execute(f"UPDATE {EXECUTION} SET original_execution_id = NULL WHERE original_execution_id = %s",
                         [exe_id])
@@ -173,14 +174,14 @@ class SqlStore(Scans, FlowRegistry):
 
     def child_executions(self, execution_id: str) -> list[tuple[str, State]]:
         d = self.d
-        with connection.cursor() as cur:
+        with cursor() as cur:
             cur.execute(f"SELECT id, state FROM {EXECUTION} WHERE parent_execution_id = %s", [d.uuid(execution_id)])
             return [(d.uuid_out(r[0]) or "", State(r[1])) for r in cur.fetchall()]
 
     def retried_by(self, execution_id: str) -> ExecutionRow | None:
         """The execution a CREATE_NEW_EXECUTION retry made of this one, if any yet."""
         d = self.d
-        with connection.cursor() as cur:
+        with cursor() as cur:
             cur.execute(f"SELECT {EXECUTION_SELECT} FROM {EXECUTION} WHERE original_execution_id = %s",
                         [d.uuid(execution_id)])
             rows = [execution_row(d, r) for r in cur.fetchall()]
@@ -223,7 +224,7 @@ class SqlStore(Scans, FlowRegistry):
         ordered: list[Entry | LogLine] = (
             [*exe_entries[:-1], *items, *exe_entries[-1:], *logs, *end] if ending else [*exe_entries, *items, *logs]
         )
-        with transaction.atomic(savepoint=False), connection.cursor() as cur:
+        with transaction.atomic(savepoint=False), cursor() as cur:
             head = self._update_execution(cur, execution_id, now, execution, len(ordered))
             last_seq, state, version = head[0], State(head[1]), head[2]
             for number, item in enumerate(ordered, start=last_seq - len(ordered) + 1):
@@ -359,7 +360,7 @@ class SqlStore(Scans, FlowRegistry):
         run.lease_owner = owner
         run.start_date = run.start_date or now
         try:
-            with transaction.atomic(savepoint=False), connection.cursor() as cur:
+            with transaction.atomic(savepoint=False), cursor() as cur:
                 cur.execute(
                     f"UPDATE {EXECUTION} SET seq = seq + 1 WHERE id = (SELECT execution_id FROM {TASKRUN} "
                     f"WHERE id = %s) AND state IN (%s, %s, %s) RETURNING {EXECUTION_SELECT}",
@@ -383,7 +384,7 @@ class SqlStore(Scans, FlowRegistry):
     def _chain(self, taskrun_id: str) -> list[TaskRunView]:
         """A task run and its ancestors, nearest first, in one query."""
         d = self.d
-        with connection.cursor() as cur:
+        with cursor() as cur:
             cur.execute(
                 f"WITH RECURSIVE chain(depth, id) AS (SELECT 0, id FROM {TASKRUN} WHERE id = %s "
                 f"UNION ALL SELECT chain.depth + 1, t.parent_id FROM {TASKRUN} t JOIN chain ON t.id = chain.id "
@@ -395,7 +396,7 @@ class SqlStore(Scans, FlowRegistry):
 
     def error_logs(self, execution_id: str, limit: int = 100) -> list[dict[str, Any]]:
         d = self.d
-        with connection.cursor() as cur:
+        with cursor() as cur:
             cur.execute(f"SELECT task_id, message, timestamp FROM {LOG} WHERE execution_id = %s AND level = %s "
                         "ORDER BY seq LIMIT %s", [d.uuid(execution_id), "ERROR", limit])
             return [{"taskId": r[0], "message": r[1], "timestamp": d.dt_out(r[2])} for r in cur.fetchall()]
@@ -404,7 +405,7 @@ class SqlStore(Scans, FlowRegistry):
     def histories(self, execution_id: str) -> tuple[list[tuple[str, datetime]], dict[str, list[tuple[str, datetime]]]]:
         """The state histories of the execution and of each of its task runs."""
         d = self.d
-        with connection.cursor() as cur:
+        with cursor() as cur:
             cur.execute(f"SELECT taskrun_id, state, date FROM {EVENT} WHERE execution_id = %s AND state IS NOT NULL "
                         "ORDER BY seq", [d.uuid(execution_id)])
             rows = cur.fetchall()
@@ -421,7 +422,7 @@ class SqlStore(Scans, FlowRegistry):
 
     def logs(self, execution_id: str, since_seq: int = 0, limit: int | None = None) -> list[LogLine]:
         d = self.d
-        with connection.cursor() as cur:
+        with cursor() as cur:
             cur.execute(f"SELECT taskrun_id, task_id, attempt, level, timestamp, message, seq FROM {LOG} "
                         "WHERE execution_id = %s AND seq > %s ORDER BY seq" + (" LIMIT %s" if limit else ""),
                         [d.uuid(execution_id), since_seq, *([limit] if limit else [])])
@@ -432,7 +433,7 @@ class SqlStore(Scans, FlowRegistry):
         """Every event of the execution numbered after ``since_seq``, in order."""
         d = self.d
         exe_id = d.uuid(execution_id)
-        with connection.cursor() as cur:
+        with cursor() as cur:
             cur.execute(
                 f"SELECT seq, type, payload, NULL, NULL, NULL, NULL, NULL, NULL FROM {EVENT} "
                 "WHERE execution_id = %s AND seq > %s "
