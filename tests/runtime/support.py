@@ -85,3 +85,9 @@ class CaptureQueue:
 
     def pending(self) -> int:
         return 0
+
+    def idle(self) -> int:
+        return 0
+
+    def drain(self) -> list[Job]:
+        return []

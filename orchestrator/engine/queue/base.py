@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,13 @@ class Job:
     taskrun_id: str
     revision_id: int
     attempt: int
+    # In-process only, never serialised: the attempt already claimed by the executor pass
+    # that created it, with its context (a worker.Assignment), for a worker of this process.
+    prepared: Any = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return json.dumps({"execution_id": self.execution_id, "taskrun_id": self.taskrun_id,
+                           "revision_id": self.revision_id, "attempt": self.attempt})
 
     @classmethod
     def from_json(cls, text: str) -> Job:
@@ -44,5 +48,12 @@ class QueueBackend(Protocol):
     def stop(self, timeout: float = 5.0) -> None:
         """Stop taking jobs; let running ones finish for up to ``timeout`` seconds."""
 
+    def drain(self) -> list[Job]:
+        """Take back the jobs submitted in this process and not started yet."""
+
     def pending(self) -> int:
         """Jobs submitted and not started yet (in this process)."""
+
+    def idle(self) -> int:
+        """Workers of this process free to start a job at once (0 for a backend whose
+        workers are elsewhere): the executor claims that many jobs for them itself."""

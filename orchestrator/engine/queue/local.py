@@ -67,6 +67,18 @@ class LocalQueue:
         with self._lock:
             return len(self._waiting)
 
+    def idle(self) -> int:
+        with self._lock:
+            return 0 if self._stopping else len(self._idle)
+
+    def drain(self) -> list[Job]:
+        with self._lock:
+            jobs = list(self._waiting)
+            self._waiting.clear()
+            for job in jobs:
+                self._queued.discard(job.taskrun_id)
+        return jobs
+
     def stop(self, timeout: float = 5.0) -> None:
         """Start nothing more; running jobs may finish within ``timeout``."""
         with self._lock:

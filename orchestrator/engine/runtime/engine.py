@@ -34,7 +34,7 @@ from orchestrator.engine.runtime.passes import Effects, Executor
 from orchestrator.engine.runtime.recovery import recover_lost_attempt
 from orchestrator.engine.store import Store
 from orchestrator.engine.store.specs import SpecCache
-from orchestrator.engine.worker import SHUTDOWN, Worker
+from orchestrator.engine.worker import SHUTDOWN, Outcome, Worker
 from orchestrator.engine.worker.identity import new_instance_id
 
 log = logging.getLogger(__name__)
@@ -60,11 +60,14 @@ class Engine:
         self.clock = clock or SystemClock()
         self.changes = changes or Changes()
         self.heartbeat_seconds = heartbeat_seconds or settings.CHOREO_HEARTBEAT_SECONDS
-        self.executor = Executor(self.id, store, specs)
-        self.worker = Worker(self.id, store, specs, self.clock.now, self.publish, self._worker_done)
+        self.worker = Worker(self.id, store, specs, self.clock.now, self.publish, self._worker_done,
+                             report=self._outcome)
         queue_cls = import_string(queue_backend or settings.CHOREO_QUEUE_BACKEND)
         self.queue: QueueBackend = queue_cls(self._execute, threads or settings.CHOREO_WORKER_THREADS)
+        self.executor = Executor(self.id, store, specs, idle_workers=self.queue.idle)
         self._pending: dict[str, bool] = {}
+        # Outcomes of this engine's attempts, waiting for the next pass over their execution.
+        self._outcomes: dict[str, list[Outcome]] = {}
         self._cond = threading.Condition()
         self._timers: list[tuple[datetime, str]] = []
         self._stopping = threading.Event()
@@ -112,6 +115,9 @@ class Engine:
             time.sleep(0.02)
         for ctx in self.worker.running.snapshot():
             ctx.stop(SHUTDOWN)
+        for job in self.queue.drain():
+            if job.prepared is not None:
+                self.worker.interrupt(job.prepared)
         self.queue.stop(timeout)
         self._stopping.set()
         with self._cond:
@@ -121,6 +127,10 @@ class Engine:
         if self._unsubscribe is not None:
             self._unsubscribe()
         try:
+            with self._cond:
+                left, self._outcomes = [o for pending in self._outcomes.values() for o in pending], {}
+            for outcome in left:
+                self.worker.save(outcome)
             released = self.store.release_executions(self.id)
             self.store.deregister_instance(self.id)
             if released:
@@ -153,34 +163,54 @@ class Engine:
     def _worker_done(self, execution_id: str) -> None:
         self.wake(execution_id)
 
+    def _outcome(self, outcome: Outcome) -> None:
+        """A local attempt ended: the next pass over its execution writes it."""
+        with self._cond:
+            self._outcomes.setdefault(outcome.execution_id, []).append(outcome)
+            self._pending.setdefault(outcome.execution_id, False)
+            self._cond.notify()
+
     def _execute(self, job: Job) -> None:
         if self._closing:
-            return  # left CREATED: the engine taking this execution over queues it again
-        self.worker.execute(job)
+            if job.prepared is not None:
+                # Claimed for this process, which stops: it runs again elsewhere.
+                self.worker.interrupt(job.prepared)
+            return  # a job not claimed yet stays runnable: the engine taking over queues it
+        if job.prepared is not None:
+            self.worker.run(job.prepared)
+        else:
+            self.worker.execute(job)
 
     # --- the executor thread ------------------------------------------------------------
-    def _next(self) -> tuple[str, bool] | None:
+    def _next(self) -> tuple[str, bool, list[Outcome]] | None:
         with self._cond:
             while not self._pending and not self._stopping.is_set():
                 self._cond.wait()
             if self._stopping.is_set():
                 return None
             execution_id = next(iter(self._pending))
-            return execution_id, self._pending.pop(execution_id)
+            return execution_id, self._pending.pop(execution_id), self._outcomes.pop(execution_id, [])
 
     def _executor_loop(self) -> None:
         try:
             while (item := self._next()) is not None:
-                execution_id, requeue = item
-                if not requeue and self._foreign.get(execution_id, 0.0) > time.monotonic():
+                execution_id, requeue, outcomes = item
+                if not requeue and not outcomes and self._foreign.get(execution_id, 0.0) > time.monotonic():
                     continue
                 try:
-                    self.dispatch(self.executor.advance(execution_id, self.clock.now(), requeue=requeue))
-                    self._failures.pop(execution_id, None)
+                    effects = self.executor.advance(execution_id, self.clock.now(), requeue=requeue,
+                                                    outcomes=outcomes)
                 except Exception as exc:
                     log.exception("executor: pass over execution %s failed", execution_id)
                     close_old_connections()
+                    with self._cond:  # written by a later pass
+                        self._outcomes.setdefault(execution_id, [])[:0] = outcomes
                     self._pass_failed(execution_id, exc)
+                    continue
+                self._failures.pop(execution_id, None)
+                for outcome in effects.unapplied:
+                    self.worker.save(outcome)
+                self.dispatch(effects)
         finally:
             connection.close()
 

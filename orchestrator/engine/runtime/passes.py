@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, OperationalError, transaction
@@ -33,12 +35,14 @@ from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
 from orchestrator.engine.journal import Event, LogLine
 from orchestrator.engine.logs import prepare
 from orchestrator.engine.queue.base import Job
-from orchestrator.engine.runtime.cache import SnapshotCache
+from orchestrator.engine.runtime.cache import Snapshot, SnapshotCache
 from orchestrator.engine.secrets import secret_values, unseal_inputs
 from orchestrator.engine.states import State
 from orchestrator.engine.store import Conflict, ExecutionChange, ExecutionRow, RunChange, Store
 from orchestrator.engine.store.specs import InvalidStoredFlow, SpecCache
+from orchestrator.engine.worker import Assignment, Outcome
 from orchestrator.engine.worker.paths import shared_root
+from orchestrator.engine.worker.worker import LazyOutputs, assignment, mentions_outputs, outputs_of
 
 log = logging.getLogger(__name__)
 _WAITING_FOR_WORKER = (State.CREATED, State.QUEUED, State.RESTARTED)
@@ -59,23 +63,35 @@ class Effects:
     timers: list[tuple[datetime, str]] = field(default_factory=list)
     # Another live engine owns the execution: this one left it alone.
     foreign: bool = False
+    # Outcomes of attempts this pass could not apply (the execution is someone else's, or
+    # over): the worker's guarded write decides what becomes of them.
+    unapplied: list[Outcome] = field(default_factory=list)
 
 
 class Executor:
-    """Runs passes for one engine instance (one thread), with its snapshot cache."""
+    """Runs passes for one engine instance (one thread), with its snapshot cache.
 
-    def __init__(self, owner: str, store: Store, specs: SpecCache) -> None:
+    The outcomes of this engine's own workers are written by the next pass over their
+    execution, in its transaction; and a task run the pass makes runnable while a local
+    worker is idle is claimed in that same transaction and handed over with its context.
+    A step of a flow then costs one transaction, not three (report, pass, claim)."""
+
+    def __init__(self, owner: str, store: Store, specs: SpecCache,
+                 idle_workers: Callable[[], int] = lambda: 0) -> None:
         self.owner = owner
         self.store = store
         self.specs = specs
+        self.idle_workers = idle_workers
         self.cache = SnapshotCache()
 
-    def advance(self, execution_id: str, now: datetime, *, requeue: bool = False) -> Effects:
-        """One pass over ``execution_id``, retried on a lost race."""
+    def advance(self, execution_id: str, now: datetime, *, requeue: bool = False,
+                outcomes: Sequence[Outcome] = ()) -> Effects:
+        """One pass over ``execution_id`` (writing ``outcomes`` of local attempts), retried
+        on a lost race."""
         for _ in range(_ATTEMPTS):
             try:
                 with transaction.atomic():
-                    return self._advance(execution_id, now, requeue)
+                    return self._advance(execution_id, now, requeue, outcomes)
             except (Conflict, IntegrityError, OperationalError) as exc:
                 # OperationalError: a deadlock or serialisation failure PostgreSQL resolved
                 # by aborting this transaction; the pass starts again from the database.
@@ -85,19 +101,22 @@ class Executor:
                 self.cache.drop(execution_id)
                 raise
         log.warning("execution %s: gave up a pass after repeated conflicts; it will be retried", execution_id)
-        return Effects(execution_id, wake={execution_id})
+        return Effects(execution_id, wake={execution_id}, unapplied=list(outcomes))
 
-    def _advance(self, execution_id: str, now: datetime, requeue: bool) -> Effects:
+    def _advance(self, execution_id: str, now: datetime, requeue: bool, outcomes: Sequence[Outcome]) -> Effects:
         effects = Effects(execution_id)
         exe = self.store.lock_execution(execution_id, now)
         if exe is None or exe.state.is_terminal:
             self.cache.drop(execution_id)
+            effects.unapplied = list(outcomes)
             return effects
         if exe.owner not in ("", self.owner) and exe.owner_alive:
             effects.foreign = True
+            effects.unapplied = list(outcomes)
             return effects
         taking_over = exe.owner != self.owner
         snapshot = self.cache.load(self.store, exe)
+        reported = self._apply_outcomes(snapshot, exe, outcomes, effects)
         try:
             spec = self.specs.get(exe.revision_id)
         except InvalidStoredFlow as exc:
@@ -108,7 +127,7 @@ class Executor:
         decider = Decider(spec, view, now, snapshot.index)
         decisions = decider.run()
         final = decider.exe
-        write = _Write.of(decisions, decider, now)
+        write = _Write.of(decisions, decider, now, reported.changes)
         for start in write.subflows:
             self._start_subflow(exe, start, decider, write, effects, now)
         for retry in write.retries:
@@ -128,11 +147,15 @@ class Executor:
         end = write.exe_path[-1] if write.exe_path else exe.state
         if taking_over and not end.is_terminal:
             fields["owner"] = self.owner
-        if decisions or fields:
+        # Runnable task runs of this pass go to idle workers of this process claimed already.
+        prepared = self._claim_locally(exe, spec, decider, write, now) if not end.is_terminal else {}
+        if decisions or fields or reported.changes:
+            change = ExecutionChange(write.exe_path, exe.state, fields, version=exe.version,
+                                     merge_labels=reported.labels or None)
             result = self.store.commit(
-                exe.id, now, execution=ExecutionChange(write.exe_path, exe.state, fields, version=exe.version),
-                created=list(write.created.values()), runs=list(write.changes.values()),
-                logs=prepare(write.logs, secret_values(exe.inputs)),
+                exe.id, now, execution=change, created=list(write.created.values()),
+                runs=list(write.changes.values()),
+                logs=reported.logs + prepare(write.logs, secret_values(exe.inputs)),
             )
             effects.events = result.events
             seq, version = result.seq, result.version
@@ -146,12 +169,66 @@ class Executor:
         # Runnable task runs may have been queued in a process that is gone (a takeover),
         # or made runnable again by a user (a restart): queue them here.
         requeue = requeue or taking_over or exe.state == State.RESTARTED
-        self._jobs(exe, spec, decider, write, requeue, effects)
+        self._jobs(exe, spec, decider, write, requeue, effects, prepared)
         return effects
+
+    # --- outcomes of local attempts, and local claims ----------------------------------------
+    def _apply_outcomes(self, snapshot: Snapshot, exe: ExecutionRow, outcomes: Sequence[Outcome],
+                        effects: Effects) -> _Reported:
+        """Fold the outcomes of this engine's attempts into the snapshot (so this pass decides
+        on them) and into the changes it commits. An attempt no longer running under its
+        lease (taken over, killed elsewhere) is left to the worker's guarded write."""
+        reported = _Reported()
+        for outcome in outcomes:
+            run = snapshot.index.by_id.get(outcome.run.id)
+            if run is None or run.state != State.RUNNING or run.lease_owner != outcome.lease:
+                effects.unapplied.append(outcome)
+                continue
+            fresh = outcome.run
+            run.attempts, run.outputs, run.meta = fresh.attempts, fresh.outputs, fresh.meta
+            run.wake_at, run.lease_owner, run.end_date = fresh.wake_at, fresh.lease_owner, fresh.end_date
+            run.state = fresh.state
+            snapshot.index.update(run, State.RUNNING)
+            reported.changes[run.id] = RunChange(run, expect=State.RUNNING, path=[fresh.state],
+                                                 expect_lease=outcome.lease)
+            reported.logs.extend(outcome.logs)
+            reported.labels.update(outcome.labels)
+        if reported.labels:
+            # Tasks this pass starts see them.
+            exe.labels = {**exe.labels, **reported.labels}
+        return reported
+
+    def _claim_locally(self, exe: ExecutionRow, spec: Any, decider: Decider, write: _Write,
+                       now: datetime) -> dict[str, Assignment]:
+        """Claim, in this pass, the runnable task runs it makes that idle local workers can
+        take at once; their attempts start with the context the pass already holds."""
+        slots = min(self.idle_workers(), len(write.enqueue))
+        prepared: dict[str, Assignment] = {}
+        running = replace(exe, state=decider.exe.state)
+        for run_id in write.enqueue[:slots]:
+            run = decider.by_id[run_id]
+            if run.state not in (State.CREATED, State.QUEUED):
+                continue
+            old = run.state
+            run.attempts = [*run.attempts, {"state": State.RUNNING.value, "startDate": now.isoformat(),
+                                            "worker": self.owner}]
+            run.lease_owner = self.owner
+            run.start_date = run.start_date or now
+            run.state = State.RUNNING
+            decider.index.update(run, old, outputs_changed=False)
+            write.step(run, old, State.RUNNING)
+            task = spec.task(run.task_id)
+            ancestors = decider.index.ancestors(run)
+            outputs: Any = (outputs_map(decider.exe.taskruns, decider.by_id) if mentions_outputs(spec, task)
+                            else LazyOutputs(partial(outputs_of, self.store, exe.id)))
+            mine = replace(run, attempts=[dict(a) for a in run.attempts], outputs=dict(run.outputs),
+                           meta=dict(run.meta))
+            prepared[run.id] = assignment(spec, running, mine, ancestors, len(run.attempts), outputs)
+        return prepared
 
     # --- after the decisions ----------------------------------------------------------------
     def _jobs(self, exe: ExecutionRow, spec: Any, decider: Decider, write: _Write, requeue: bool,
-              effects: Effects) -> None:
+              effects: Effects, prepared: dict[str, Assignment]) -> None:
         final = decider.exe
         if final.state.is_terminal or final.state == State.KILLING:
             return
@@ -161,7 +238,10 @@ class Executor:
                     and not spec.task(r.task_id).is_flowable]
         for run_id in ids:
             run = decider.by_id[run_id]
-            if run.state in _WAITING_FOR_WORKER:
+            if run_id in prepared:
+                job = prepared[run_id]
+                effects.jobs.append(Job(exe.id, run.id, exe.revision_id, job.attempt, prepared=job))
+            elif run.state in _WAITING_FOR_WORKER:
                 effects.jobs.append(Job(exe.id, run.id, exe.revision_id, len(run.attempts) + 1))
 
     def _start_subflow(self, exe: ExecutionRow, start: StartSubflow, decider: Decider, write: _Write,
@@ -272,8 +352,9 @@ class _Write:
     enqueue: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, decisions: list[Decision], decider: Decider, now: datetime) -> _Write:
-        write = cls()
+    def of(cls, decisions: list[Decision], decider: Decider, now: datetime,
+           changes: dict[str, RunChange]) -> _Write:
+        write = cls(changes=dict(changes))
         for d in decisions:
             if isinstance(d, CreateTaskRun):
                 run = decider.by_id[d.run.id]
@@ -309,6 +390,15 @@ class _Write:
             change = self.changes[run.id] = RunChange(run, expect=old)
         if new != (change.path[-1] if change.path else change.expect):
             change.path.append(new)
+
+
+@dataclass
+class _Reported:
+    """What the outcomes of local attempts add to a pass's commit."""
+
+    changes: dict[str, RunChange] = field(default_factory=dict)
+    logs: list[LogLine] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 def _view(exe: ExecutionRow, runs: list[TaskRunView]) -> ExecutionView:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,7 @@ from orchestrator.engine.executor.retries import (
 )
 from orchestrator.engine.secrets import mask_values, secret_values, unseal_inputs
 from orchestrator.engine.states import State
-from orchestrator.engine.store import Claim, ExecutionChange, RunChange, Store
+from orchestrator.engine.store import Claim, ExecutionChange, ExecutionRow, RunChange, Store
 from orchestrator.engine.store.specs import SpecCache
 from orchestrator.engine.tasks.base import RunnableTask, Task, TaskFailed, TaskKilled
 from orchestrator.engine.tolerance import tolerated_state
@@ -47,15 +48,34 @@ log = logging.getLogger(__name__)
 SHUTDOWN = "shutdown"
 
 
+@dataclass
+class Outcome:
+    """How an attempt ended: the task run's new values (``run`` is the worker's own copy),
+    its last log lines (masked and capped) and the labels it set. ``lease`` is the
+    instance the attempt ran under: the result counts only while that instance holds it."""
+
+    execution_id: str
+    run: TaskRunView
+    logs: list[LogLine]
+    labels: dict[str, str]
+    lease: str
+
+
 class Worker:
+    """Runs attempts. An outcome goes to ``report``: by default the worker writes it itself
+    (a worker in a process of its own), an engine passes its executor's inbox instead, which
+    writes it in the transaction of the next executor pass."""
+
     def __init__(self, instance_id: str, store: Store, specs: SpecCache, now: Callable[[], datetime],
-                 publish: Callable[[list[Event]], None], done: Callable[[str], None]) -> None:
+                 publish: Callable[[list[Event]], None], done: Callable[[str], None],
+                 report: Callable[[Outcome], None] | None = None) -> None:
         self.instance_id = instance_id
         self.store = store
         self.specs = specs
         self.now = now
         self.publish = publish
         self.done = done
+        self.report = report or self.save
         self.running = Running()
 
     def execute(self, job: Job) -> None:
@@ -107,30 +127,12 @@ class Worker:
         exe = claim.execution
         spec = self.specs.get(exe.revision_id)
         task: Task = spec.task(claim.run.task_id)
-        inputs = unseal_inputs(exe.inputs)
-        view = ExecutionView(
-            id=exe.id, namespace=exe.namespace, flow_id=exe.flow_id, revision=exe.revision, state=exe.state,
-            start_date=exe.start_date, inputs=inputs, labels=exe.labels, trigger=exe.trigger,
-            original_id=exe.original_id,
-        )
-        base = execution_context(view, exe.revision, spec.variables or {})
-        outputs: Mapping[str, Any] = _LazyOutputs(lambda: self._outputs(exe.id))
-        if _mentions_outputs(spec, task):
-            outputs = self._outputs(exe.id)
-        shared = next((a for a in claim.ancestors if spec.task(a.task_id).shares_working_dir), None)
-        context = taskrun_context(base, outputs, claim.run, claim.ancestors, task.type, shared)
-        # Kestra counts the attempts before this one (0 on the first).
-        context["taskrun"]["attemptsCount"] = claim.attempt - 1
-        return Assignment(
-            execution_id=exe.id, run=claim.run, attempt=claim.attempt, task=task, context=context,
-            retry=policy_for(spec, task.id), chain=Chain.of(exe.meta, exe.start_date),
-            secrets=secret_values(exe.inputs), namespace=exe.namespace, flow_id=exe.flow_id,
-            shared_dir=str(shared_dir_path(exe.id, shared.id)) if shared is not None else None,
-        )
+        outputs: Mapping[str, Any] = (self._outputs(exe.id) if mentions_outputs(spec, task)
+                                      else LazyOutputs(lambda: self._outputs(exe.id)))
+        return assignment(spec, exe, claim.run, claim.ancestors, claim.attempt, outputs)
 
     def _outputs(self, execution_id: str) -> dict[str, Any]:
-        runs = self.store.load_taskruns(execution_id)
-        return outputs_map(runs, {r.id: r for r in runs})
+        return outputs_of(self.store, execution_id)
 
     # --- reporting ------------------------------------------------------------------------------
     def _stopped(self, ctx: WorkerContext, job: Assignment) -> tuple[State, str]:
@@ -183,7 +185,9 @@ class Worker:
         if ctx.metrics:
             meta["metrics"] = ctx.metrics
         run.meta = meta
-        self._save(job.execution_id, run, now, prepare(logs, ctx.secrets), ctx.labels)
+        if new_state.is_terminal:
+            run.end_date = now
+        self.report(Outcome(job.execution_id, run, prepare(logs, ctx.secrets), dict(ctx.labels), self.instance_id))
 
     def _report_failure(self, claim: Claim, reason: str) -> None:
         now = self.now()
@@ -192,28 +196,69 @@ class Worker:
                                              "endDate": now.isoformat()}]
         run.state = State.FAILED
         run.lease_owner = ""
+        run.end_date = now
         line = LogLine(run.id, run.task_id, claim.attempt, "ERROR", now, reason)
-        self._save(claim.execution.id, run, now, prepare([line], secret_values(claim.execution.inputs)), {})
+        logs = prepare([line], secret_values(claim.execution.inputs))
+        self.report(Outcome(claim.execution.id, run, logs, {}, self.instance_id))
 
-    def _save(self, execution_id: str, run: TaskRunView, now: datetime, logs: list[LogLine],
-              labels: dict[str, str]) -> None:
+    def interrupt(self, job: Assignment) -> None:
+        """An attempt claimed for this process that will not run here: it is handed back
+        (its task run runnable again) as one stopped by a shutdown is."""
+        ctx = WorkerContext(job, None, lambda lines, secrets: None, lambda: [])
+        ctx.stop_reason = SHUTDOWN
+        state, reason = self._stopped(ctx, job)
+        self._report(job, ctx, state, {}, reason)
+
+    def save(self, outcome: Outcome) -> None:
+        """Write an outcome through the store (the engine's executor writes those of its own
+        workers in its passes instead)."""
         # Another process took the attempt over (this one was thought dead): its result is
         # dropped, its log lines are kept.
-        change = RunChange(run, expect=State.RUNNING, path=[run.state], expect_lease=self.instance_id,
-                           required=False)
-        result = self.store.commit(execution_id, now, runs=[change], logs=logs,
+        run = outcome.run
+        change = RunChange(run, expect=State.RUNNING, path=[run.state], expect_lease=outcome.lease, required=False)
+        labels = outcome.labels
+        result = self.store.commit(outcome.execution_id, self.now(), runs=[change], logs=outcome.logs,
                                    execution=ExecutionChange(merge_labels=labels) if labels else None)
         if result.skipped:
             log.info("task run %s: result dropped, the attempt was taken over", run.id)
         self.publish(result.events)
-        self.done(execution_id)
+        self.done(outcome.execution_id)
 
     def _write_logs(self, execution_id: str, lines: list[LogLine], secrets: list[str]) -> None:
         result = self.store.commit(execution_id, self.now(), logs=prepare(lines, secrets))
         self.publish(result.events)
 
 
-class _LazyOutputs(Mapping[str, Any]):
+def outputs_of(store: Store, execution_id: str) -> dict[str, Any]:
+    """The execution's ``outputs`` map, read from the store."""
+    runs = store.load_taskruns(execution_id)
+    return outputs_map(runs, {r.id: r for r in runs})
+
+
+def assignment(spec: Any, exe: ExecutionRow, run: TaskRunView, ancestors: list[TaskRunView], attempt: int,
+               outputs: Mapping[str, Any]) -> Assignment:
+    """Attempt ``attempt`` of ``run``, with its expression context (``ancestors`` nearest
+    first; ``outputs`` the execution's outputs map, or a lazy stand-in)."""
+    task: Task = spec.task(run.task_id)
+    view = ExecutionView(
+        id=exe.id, namespace=exe.namespace, flow_id=exe.flow_id, revision=exe.revision, state=exe.state,
+        start_date=exe.start_date, inputs=unseal_inputs(exe.inputs), labels=exe.labels, trigger=exe.trigger,
+        original_id=exe.original_id,
+    )
+    base = execution_context(view, exe.revision, spec.variables or {})
+    shared = next((a for a in ancestors if spec.task(a.task_id).shares_working_dir), None)
+    context = taskrun_context(base, outputs, run, ancestors, task.type, shared)
+    # Kestra counts the attempts before this one (0 on the first).
+    context["taskrun"]["attemptsCount"] = attempt - 1
+    return Assignment(
+        execution_id=exe.id, run=run, attempt=attempt, task=task, context=context,
+        retry=policy_for(spec, task.id), chain=Chain.of(exe.meta, exe.start_date),
+        secrets=secret_values(exe.inputs), namespace=exe.namespace, flow_id=exe.flow_id,
+        shared_dir=str(shared_dir_path(exe.id, shared.id)) if shared is not None else None,
+    )
+
+
+class LazyOutputs(Mapping[str, Any]):
     """``outputs`` for a task whose definition never names them: read only if a template
     reaches them another way (``render()`` of a variable, say)."""
 
@@ -241,7 +286,7 @@ class _LazyOutputs(Mapping[str, Any]):
 _MENTIONS: dict[int, tuple[Task, bool]] = {}
 
 
-def _mentions_outputs(spec: Any, task: Task) -> bool:
+def mentions_outputs(spec: Any, task: Task) -> bool:
     """Whether the task's properties or the flow's variables name ``outputs`` (then they
     are read at once; most tasks never need them, and reading them is O(task runs))."""
     known = _MENTIONS.get(id(task))
