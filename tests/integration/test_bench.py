@@ -77,15 +77,17 @@ def test_bench_json_reports_every_metric_with_its_keys_measured_on_throwaway_sql
     assert doc["M1"]["runs"] == 5 and 0 < doc["M1"]["p50_ms"] <= doc["M1"]["p99_ms"]
     assert doc["M3"]["executions"] == 50 and doc["M3"]["executions_per_s"] > 0
     assert set(doc["MEM"]["by_metric"]) == {"M1", "M2", "M2b", "M3", "M9"}
-    # --quick cuts M9 at 15 s: the 2,000-value loop never finishes, and says what it did instead.
+    # --quick cuts M9 at 15 s: a loop that did not finish by then says what it did instead
+    # of a figure.
     m9 = doc["M9"]
-    assert m9["per_iteration_ms_2000"] is None
-    assert "partial_2000" in m9 or "skipped_2000" in m9, m9
     if m9["per_iteration_ms_200"] is None:
         assert m9["partial_200"]["iterations_done"] < 200 and "skipped_2000" in m9, m9
     else:
         assert m9["per_iteration_ms_200"] > 0
-        assert 0 <= m9["partial_2000"]["iterations_done"] < 2000, m9
+        if m9["per_iteration_ms_2000"] is None:
+            assert 0 <= m9["partial_2000"]["iterations_done"] < 2000, m9
+        else:
+            assert m9["per_iteration_ms_2000"] > 0 and "partial_2000" not in m9, m9
     assert not (tmp_path / "mine.sqlite3").exists()
 
 

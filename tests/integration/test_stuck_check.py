@@ -51,5 +51,6 @@ def test_an_execution_nobody_works_on_is_reported_with_its_task_runs(runner: Run
     type(exe).objects.filter(id=exe.id).update(state="RUNNING", end_date=None, owner="")
     with pytest.raises(AssertionError) as failure:
         assert_nothing_stuck(grace=0.2)
-    assert f"execution {exe.id} (t.stranded) is RUNNING, owner -" in str(failure.value)
+    # The engine may have taken it over again by then: an owner with no work is no better.
+    assert f"execution {exe.id} (t.stranded) is RUNNING, owner " in str(failure.value)
     assert "    nap RUNNING" in str(failure.value)
