@@ -100,9 +100,12 @@ class FlowSpec(BaseModel):
 
     def task(self, task_id: str) -> Task:
         """The task with this id anywhere in the flow; KeyError if there is none."""
-        if self._by_id is None:
-            self._by_id = {task.id: task for task in self.walk_tasks()}
-        return self._by_id[task_id]
+        # Read straight from pydantic's store of private attributes: this runs several
+        # times per task run on the engine's hot path, and attribute access costs more.
+        by_id: dict[str, Task] | None = self.__pydantic_private__["_by_id"]  # type: ignore[index]
+        if by_id is None:
+            by_id = self._by_id = {task.id: task for task in self.walk_tasks()}
+        return by_id[task_id]
 
     def parent_of(self, task_id: str) -> Task | None:
         """The task whose child lists (tasks, errors, finally, branches...) hold ``task_id``."""

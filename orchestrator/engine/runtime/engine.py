@@ -30,7 +30,7 @@ from orchestrator.engine.events import Changes, Publisher
 from orchestrator.engine.journal import Event
 from orchestrator.engine.queue.base import Job, QueueBackend
 from orchestrator.engine.clock import Clock, SystemClock
-from orchestrator.engine.runtime.passes import Effects, Executor
+from orchestrator.engine.runtime.passes import Effects, Executor, Work
 from orchestrator.engine.runtime.recovery import recover_lost_attempt
 from orchestrator.engine.store import Store
 from orchestrator.engine.store.specs import SpecCache
@@ -44,6 +44,8 @@ _TICK_SECONDS = 0.1
 _SCAN_SECONDS = 1.0
 _STALE_SECONDS = 3.0
 _MAX_PASS_FAILURES = 5
+# Passes run together in one transaction when that many executions have something pending.
+_BATCH = 32
 # A wake-up for an execution another live engine owns is ignored for this long.
 _FOREIGN_SECONDS = 1.0
 
@@ -182,37 +184,51 @@ class Engine:
             self.worker.execute(job)
 
     # --- the executor thread ------------------------------------------------------------
-    def _next(self) -> tuple[str, bool, list[Outcome]] | None:
+    def _next(self) -> list[Work] | None:
+        """The passes to run next: up to _BATCH executions that have something pending."""
         with self._cond:
             while not self._pending and not self._stopping.is_set():
                 self._cond.wait()
             if self._stopping.is_set():
                 return None
-            execution_id = next(iter(self._pending))
-            return execution_id, self._pending.pop(execution_id), self._outcomes.pop(execution_id, [])
+            batch = []
+            now = time.monotonic()
+            for execution_id in list(self._pending)[:_BATCH]:
+                requeue = self._pending.pop(execution_id)
+                outcomes = self._outcomes.pop(execution_id, [])
+                if not requeue and not outcomes and self._foreign.get(execution_id, 0.0) > now:
+                    continue
+                batch.append(Work(execution_id, requeue, outcomes))
+            return batch
 
     def _executor_loop(self) -> None:
         try:
-            while (item := self._next()) is not None:
-                execution_id, requeue, outcomes = item
-                if not requeue and not outcomes and self._foreign.get(execution_id, 0.0) > time.monotonic():
+            while (batch := self._next()) is not None:
+                if not batch:
                     continue
-                try:
-                    effects = self.executor.advance(execution_id, self.clock.now(), requeue=requeue,
-                                                    outcomes=outcomes)
-                except Exception as exc:
-                    log.exception("executor: pass over execution %s failed", execution_id)
-                    close_old_connections()
-                    with self._cond:  # written by a later pass
-                        self._outcomes.setdefault(execution_id, [])[:0] = outcomes
-                    self._pass_failed(execution_id, exc)
-                    continue
-                self._failures.pop(execution_id, None)
-                for outcome in effects.unapplied:
-                    self.worker.save(outcome)
-                self.dispatch(effects)
+                together = self.executor.advance_many(batch, self.clock.now()) if len(batch) > 1 else None
+                results = together if together is not None else [self._advance_one(work) for work in batch]
+                for effects in results:
+                    if effects is None:
+                        continue
+                    self._failures.pop(effects.execution_id, None)
+                    for outcome in effects.unapplied:
+                        self.worker.save(outcome)
+                    self.dispatch(effects)
         finally:
             connection.close()
+
+    def _advance_one(self, work: Work) -> Effects | None:
+        try:
+            return self.executor.advance(work.execution_id, self.clock.now(), requeue=work.requeue,
+                                         outcomes=work.outcomes)
+        except Exception as exc:
+            log.exception("executor: pass over execution %s failed", work.execution_id)
+            close_old_connections()
+            with self._cond:  # written by a later pass
+                self._outcomes.setdefault(work.execution_id, [])[:0] = work.outcomes
+            self._pass_failed(work.execution_id, exc)
+            return None
 
     def _pass_failed(self, execution_id: str, exc: Exception) -> None:
         """Retry a failing pass a few times (a lock, a lost connection), then fail the

@@ -6,10 +6,11 @@ engine dispatches the returned Effects).
 """
 from __future__ import annotations
 
+import copy
 import logging
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -51,6 +52,15 @@ _ATTEMPTS = 10
 
 
 @dataclass
+class Work:
+    """A pass to run: over ``execution_id``, writing ``outcomes`` of local attempts."""
+
+    execution_id: str
+    requeue: bool = False
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+@dataclass
 class Effects:
     """What a pass leaves to do once committed."""
 
@@ -82,7 +92,25 @@ class Executor:
         self.store = store
         self.specs = specs
         self.idle_workers = idle_workers
+        # Idle local workers left to claim for in the current batch of passes (None: ask).
+        self._budget: int | None = None
         self.cache = SnapshotCache()
+
+    def advance_many(self, work: Sequence[Work], now: datetime) -> list[Effects] | None:
+        """Passes over several executions in one transaction (one commit for all: with many
+        executions under way, the commit is what a pass costs most). None if any of them
+        loses a race or fails: the transaction rolled back, run them one at a time."""
+        self._budget = self.idle_workers()
+        try:
+            with transaction.atomic():
+                return [self._advance(w.execution_id, now, w.requeue, w.outcomes) for w in work]
+        except Exception as exc:
+            log.debug("a batch of %d passes failed (%s): one at a time", len(work), exc)
+            for item in work:
+                self.cache.drop(item.execution_id)
+            return None
+        finally:
+            self._budget = None
 
     def advance(self, execution_id: str, now: datetime, *, requeue: bool = False,
                 outcomes: Sequence[Outcome] = ()) -> Effects:
@@ -202,9 +230,11 @@ class Executor:
                        now: datetime) -> dict[str, Assignment]:
         """Claim, in this pass, the runnable task runs it makes that idle local workers can
         take at once; their attempts start with the context the pass already holds."""
-        slots = min(self.idle_workers(), len(write.enqueue))
+        idle = self.idle_workers() if self._budget is None else self._budget
+        slots = min(idle, len(write.enqueue))
         prepared: dict[str, Assignment] = {}
-        running = replace(exe, state=decider.exe.state)
+        running = copy.copy(exe)
+        running.state = decider.exe.state
         for run_id in write.enqueue[:slots]:
             run = decider.by_id[run_id]
             if run.state not in (State.CREATED, State.QUEUED):
@@ -221,9 +251,12 @@ class Executor:
             ancestors = decider.index.ancestors(run)
             outputs: Any = (outputs_map(decider.exe.taskruns, decider.by_id) if mentions_outputs(spec, task)
                             else LazyOutputs(partial(outputs_of, self.store, exe.id)))
-            mine = replace(run, attempts=[dict(a) for a in run.attempts], outputs=dict(run.outputs),
-                           meta=dict(run.meta))
+            # The worker's own copy: the snapshot's run stays the executor's.
+            mine = copy.copy(run)
+            mine.attempts, mine.outputs, mine.meta = [dict(a) for a in run.attempts], dict(run.outputs), dict(run.meta)
             prepared[run.id] = assignment(spec, running, mine, ancestors, len(run.attempts), outputs)
+        if self._budget is not None:
+            self._budget -= len(prepared)
         return prepared
 
     # --- after the decisions ----------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 
 class Cursor:
@@ -56,10 +56,14 @@ def _qmarks(sql: str) -> str:
 
 @contextmanager
 def cursor() -> Iterator[Cursor]:
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        raw = connection.connection.cursor()
+    # The thread's wrapper, looked up once (each attribute of django.db.connection is a
+    # lookup through a thread-local proxy).
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.connection is None:
+        conn.ensure_connection()
+    with conn.wrap_database_errors:
+        raw = conn.connection.cursor()
         try:
-            yield Cursor(raw, connection.vendor == "sqlite")
+            yield Cursor(raw, conn.vendor == "sqlite")
         finally:
             raw.close()

@@ -7,12 +7,13 @@ ways (Django registers a text loader for jsonb).
 """
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime, timezone
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from orchestrator.engine.store import codec
 
 
 class Dialect:
@@ -34,13 +35,13 @@ class Dialect:
 
     @staticmethod
     def json(value: Any) -> str:
-        return json.dumps(value, default=str)
+        return codec.dumps(value)
 
     @staticmethod
     def json_out(value: Any) -> Any:
         if value is None:
             return None
-        return json.loads(value) if isinstance(value, (str, bytes)) else value
+        return codec.loads(value) if isinstance(value, (str, bytes)) else value
 
     def notify(self, cursor: Any, channel: str, payload: str) -> None:
         """Send a notification delivered at commit, when the database has them."""

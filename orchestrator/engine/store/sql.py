@@ -203,14 +203,17 @@ class SqlStore(Scans, FlowRegistry):
             check_path(State.CREATED, path)
             run.state = path[-1] if path else State.CREATED
             self._finish_dates(run, path, now)
+            payload = journal.taskrun_payload(run)
             for state in (State.CREATED, *path):
-                items.append(_run_entry(run, now, state))
+                items.append(_run_entry(run, now, state, payload))
         run_items: dict[str, list[Entry]] = {}
         for change in runs:
             check_path(change.expect, change.path)
             change.run.state = change.path[-1] if change.path else change.expect
             self._finish_dates(change.run, change.path, now)
-            steps = [_run_entry(change.run, now, s) for s in change.path] or [_run_entry(change.run, now, None)]
+            payload = journal.taskrun_payload(change.run)
+            steps = ([_run_entry(change.run, now, s, payload) for s in change.path]
+                     or [_run_entry(change.run, now, None, payload)])
             run_items[change.run.id] = steps
             items.extend(steps)
         exe_entries: list[Entry] = []
@@ -457,8 +460,10 @@ class _Lost(Exception):
     """A claim lost its race; rolls back the journal number it took."""
 
 
-def _run_entry(run: TaskRunView, now: datetime, state: State | None) -> Entry:
-    payload = journal.taskrun_payload(run)
+def _run_entry(run: TaskRunView, now: datetime, state: State | None, payload: dict[str, Any] | None = None) -> Entry:
+    """A task run's entry; ``payload`` (the run as in the CLI's JSON) may be shared by the
+    entries of one run in one commit: each gets its own copy with its own state."""
+    payload = dict(payload) if payload is not None else journal.taskrun_payload(run)
     if state is not None:
         payload["state"] = state.value
     return Entry(journal.TASKRUN, now, payload, taskrun_id=run.id, state=state.value if state else None)

@@ -36,6 +36,7 @@ from orchestrator.engine.executor.retries import (
 )
 from orchestrator.engine.secrets import mask_values, secret_values, unseal_inputs
 from orchestrator.engine.states import State
+from orchestrator.engine.store import codec
 from orchestrator.engine.store import Claim, ExecutionChange, ExecutionRow, RunChange, Store
 from orchestrator.engine.store.specs import SpecCache
 from orchestrator.engine.tasks.base import RunnableTask, Task, TaskFailed, TaskKilled
@@ -301,8 +302,10 @@ def mentions_outputs(spec: Any, task: Task) -> bool:
 
 
 def _cap_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
-    text = json.dumps(outputs, default=str)
+    if not outputs:
+        return {}
+    text = codec.dumps(outputs)
     limit = settings.CHOREO_OUTPUT_MAX
     if len(text) <= limit:
-        return json.loads(text)  # type: ignore[no-any-return]
+        return codec.loads(text)  # type: ignore[no-any-return]
     return {"truncated": True, "message": cap(text, limit, "outputs")}
