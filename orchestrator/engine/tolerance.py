@@ -21,3 +21,11 @@ def tolerated_state(task: Task, state: State) -> State:
     if state == State.WARNING and task.allowWarning:
         state = State.SUCCESS
     return state
+
+
+def effective_state(task: Task, state: State) -> State:
+    """How a child's end state counts for its block: tolerated (a task run that ended
+    outside the worker and the resolvers, such as a failed runIf, is tolerated here), and
+    SKIPPED as SUCCESS."""
+    state = tolerated_state(task, state)
+    return State.SUCCESS if state == State.SKIPPED else state

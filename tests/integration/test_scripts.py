@@ -13,7 +13,8 @@ import pytest
 from pytest_django.fixtures import Settings
 
 from flows.models import Execution, LogEntry
-from orchestrator.engine import pyenvs, services
+from orchestrator.engine import services
+from orchestrator.engine.tasks import pyenvs
 from tests.helpers import Runner, terminal
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flows.models import Execution
-from orchestrator.engine import services
 from tests.helpers import Runner
 
 

@@ -1,5 +1,5 @@
 """The flow language: YAML text → typed flow spec, with errors at lines and columns."""
-from orchestrator.engine.dsl.inputs import InputDefinition, InputError, InputType, resolve_inputs
+from orchestrator.engine.inputs.definitions import InputDefinition, InputError, InputType, resolve_inputs
 from orchestrator.engine.dsl.issues import FlowIssue
 from orchestrator.engine.dsl.outputs import OutputDefinition, OutputError, typed_outputs
 from orchestrator.engine.dsl.parser import ParseResult, parse_flow

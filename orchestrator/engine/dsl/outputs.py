@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from orchestrator.engine.dsl.coercion import coerce, shown
-from orchestrator.engine.dsl.inputs import INPUT_ID_PATTERN, InputDefinition, InputType
+from orchestrator.engine.inputs.coercion import coerce, shown
+from orchestrator.engine.inputs.definitions import INPUT_ID_PATTERN, InputDefinition, InputType
 from orchestrator.engine.durations import is_template, parse_iso_duration
 
 # Kestra gives these as the rendered text (current.toString()), without checking choices.

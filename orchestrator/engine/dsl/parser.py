@@ -12,7 +12,7 @@ from orchestrator.engine.dsl.defaults import Default, apply_defaults, read_defau
 from orchestrator.engine.dsl.document import Document, Path, load_document
 from orchestrator.engine.dsl.issues import Describer, FlowIssue, issue_at, path_text, validation_issues
 from orchestrator.engine.dsl.spec import FlowSpec
-from orchestrator.engine.tasks.base import PREPARE_TASK
+from orchestrator.engine.tasks.children import PREPARE_TASK
 
 
 @dataclass

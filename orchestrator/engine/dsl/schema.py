@@ -6,7 +6,8 @@ from typing import Any
 
 from orchestrator.engine.dsl.spec import FlowSpec
 from orchestrator.engine.dsl.triggers import TRIGGER_TYPES
-from orchestrator.engine.tasks.base import TASK_SCHEMA_PLACEHOLDER, Task
+from orchestrator.engine.tasks.base import Task
+from orchestrator.engine.tasks.children import TASK_SCHEMA_PLACEHOLDER
 from orchestrator.engine.tasks.registry import all_task_classes, type_names
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"

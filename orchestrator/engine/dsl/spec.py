@@ -6,10 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from orchestrator.engine.dsl.inputs import InputDefinition
+from orchestrator.engine.inputs.definitions import InputDefinition
 from orchestrator.engine.dsl.outputs import OutputDefinition
 from orchestrator.engine.dsl.triggers import TriggerSpec
-from orchestrator.engine.tasks.base import RetryPolicy, Task, TaskList
+from orchestrator.engine.tasks.base import RetryPolicy, Task
+from orchestrator.engine.tasks.children import TaskList
 from orchestrator.engine.tasks.labels import labels_as_dict
 
 FLOW_ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$"

@@ -7,7 +7,6 @@ clock or a random source: the caller applies the returned decisions in one trans
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from collections.abc import Sequence
 from datetime import datetime
@@ -26,14 +25,14 @@ from orchestrator.engine.executor.decisions import (
 )
 from orchestrator.engine.executor.retries import NEW_EXECUTION_AT, NOT_BEFORE, Chain
 from orchestrator.engine.executor.index import RunIndex
+from orchestrator.engine.executor.keys import run_key, taskrun_id
 from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
 from orchestrator.engine.dsl import OutputError, typed_outputs
 from orchestrator.engine.expressions import ExpressionError, is_truthy, render, render_typed, render_value
 from orchestrator.engine.states import State, worst
 from orchestrator.engine.tasks.base import Task
-from orchestrator.engine.tolerance import tolerated_state
+from orchestrator.engine.tolerance import effective_state, tolerated_state
 
-_TASKRUN_NS = uuid.UUID("6f1c1c4e-7d1f-4b53-9a57-2f0d6c3e9b10")
 # A safety net against a resolver that keeps changing the snapshot: real flows settle
 # in a few rounds (one per level of nesting that starts in the same pass).
 _MAX_ROUNDS = 500
@@ -42,14 +41,6 @@ _STOPPING = (State.FAILED, State.KILLED, State.CANCELLED)
 _REMEMBERED_SEQUENCE = 8
 # What a task run waiting for its turn (not running on a worker) may be.
 _WAITING = (State.CREATED, State.QUEUED, State.RESTARTED, State.RETRYING, State.PAUSED)
-
-
-def taskrun_id(execution_id: str, key: str) -> str:
-    return str(uuid.uuid5(_TASKRUN_NS, f"{execution_id}/{key}"))
-
-
-def subflow_execution_id(taskrun_id_: str, attempt: int) -> str:
-    return str(uuid.uuid5(_TASKRUN_NS, f"subflow/{taskrun_id_}/{attempt}"))
 
 
 def decide(spec: Any, execution: ExecutionView, now: datetime) -> list[Decision]:
@@ -77,7 +68,7 @@ class Decider:
 
     # --- snapshot bookkeeping -------------------------------------------------------
     def child(self, parent: TaskRunView | None, task_id: str, iteration: int | None = None) -> TaskRunView | None:
-        return self.by_key.get(_key(parent.id if parent else None, task_id, iteration))
+        return self.by_key.get(run_key(parent.id if parent else None, task_id, iteration))
 
     def children(self, parent: TaskRunView | None) -> list[TaskRunView]:
         return self.index.children_of(parent.id if parent else None)
@@ -307,7 +298,7 @@ class Decider:
         self, parent: TaskRunView | None, task: Task, iteration: int | None = None, value: str | None = None,
         extra_meta: dict[str, Any] | None = None,
     ) -> TaskRunView:
-        key = _key(parent.id if parent else None, task.id, iteration)
+        key = run_key(parent.id if parent else None, task.id, iteration)
         if value is None and parent is not None:
             value = parent.value
         run = TaskRunView(
@@ -438,18 +429,6 @@ class _Cursor:
     states: list[State] = field(default_factory=list)
     # A task ended FAILED, KILLED or CANCELLED: the tasks after it never run.
     over: bool = False
-
-
-def effective_state(task: Task, state: State) -> State:
-    """How a child's end state counts for its block: tolerated (a task run that ended
-    outside the worker and the resolvers, such as a failed runIf, is tolerated here), and
-    SKIPPED as SUCCESS."""
-    state = tolerated_state(task, state)
-    return State.SUCCESS if state == State.SKIPPED else state
-
-
-def _key(parent_id: str | None, task_id: str, iteration: int | None) -> str:
-    return f"{parent_id or ''}/{task_id}/{'' if iteration is None else iteration}"
 
 
 def _copy(run: TaskRunView) -> TaskRunView:

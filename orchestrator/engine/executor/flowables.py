@@ -22,11 +22,13 @@ from orchestrator.engine.executor.retries import (
     policy_for,
     warns_after_success,
 )
+from orchestrator.engine.executor.keys import subflow_execution_id
 from orchestrator.engine.executor.snapshot import TaskRunView
 from orchestrator.engine.expressions import ExpressionError, is_truthy
 from orchestrator.engine.states import State, worst
 from orchestrator.engine.system_labels import CORRELATION_ID, correlation_id, without_system
 from orchestrator.engine.tasks.base import Task
+from orchestrator.engine.tolerance import effective_state
 
 if TYPE_CHECKING:
     from orchestrator.engine.executor.decide import Decider
@@ -86,8 +88,6 @@ def parallel(d: Decider, run: TaskRunView, task: Any, limit: int | None = None) 
 def _parallel(d: Decider, parent: TaskRunView, tasks: Sequence[Task], limit: int,
               ready: Callable[[Task], bool] | None = None) -> list[State] | None:
     """Start children up to ``limit`` at once (0: all); none once one has failed."""
-    from orchestrator.engine.executor.decide import effective_state
-
     runs = [(t, d.child(parent, t.id)) for t in tasks]
     if any(r is not None and r.state == State.RETRIED for _, r in runs):
         return None  # the whole execution ends RETRIED in the next round
@@ -225,8 +225,6 @@ def _iteration(d: Decider, run: TaskRunView, loop: _Loop, i: int, value: str) ->
 
 
 def dag(d: Decider, run: TaskRunView, task: Any) -> None:
-    from orchestrator.engine.executor.decide import effective_state
-
     nodes = [n for n in task.tasks if not n.task.disabled]
     deps = {n.task.id: list(n.dependsOn or []) for n in nodes}
     by_id = {n.task.id: n.task for n in nodes}
@@ -349,8 +347,6 @@ def subflow(d: Decider, run: TaskRunView, task: Any) -> None:
 
 
 def _start_child(d: Decider, run: TaskRunView, task: Any) -> None:
-    from orchestrator.engine.executor.decide import subflow_execution_id
-
     child_id = subflow_execution_id(run.id, len(run.attempts) + int(run.meta.get("restarts", 0)))
     attempts = [*run.attempts, {"state": State.RUNNING.value, "startDate": d.now.isoformat(), "executionId": child_id}]
     try:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from orchestrator.engine.bus import KILL, WAKE
 from orchestrator.engine.dsl import resolve_inputs
 from orchestrator.engine.errors import ExecutionNotFound, NotAllowed
-from orchestrator.engine.executor.decide import taskrun_id
+from orchestrator.engine.executor.keys import taskrun_id
 from orchestrator.engine.executor.snapshot import TaskRunView
 from orchestrator.engine.infra import infra
 from orchestrator.engine.journal import Event

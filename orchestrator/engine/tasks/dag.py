@@ -6,7 +6,8 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from orchestrator.engine.tasks.base import AnyTask, FlowableTask, Task, TaskList
+from orchestrator.engine.tasks.base import FlowableTask, Task
+from orchestrator.engine.tasks.children import AnyTask, TaskList
 
 
 class DagTask(BaseModel):

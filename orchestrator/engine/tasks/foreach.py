@@ -6,7 +6,8 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field
 
-from orchestrator.engine.tasks.base import FlowableTask, Task, TaskList
+from orchestrator.engine.tasks.base import FlowableTask, Task
+from orchestrator.engine.tasks.children import TaskList
 
 
 def _check_values(value: Any) -> Any:

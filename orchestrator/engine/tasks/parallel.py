@@ -5,7 +5,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from orchestrator.engine.tasks.base import FlowableTask, Task, TaskList
+from orchestrator.engine.tasks.base import FlowableTask, Task
+from orchestrator.engine.tasks.children import TaskList
 
 
 class Parallel(FlowableTask):

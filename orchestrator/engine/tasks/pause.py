@@ -5,9 +5,10 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from orchestrator.engine.dsl.inputs import InputDefinition
+from orchestrator.engine.inputs.definitions import InputDefinition
 from orchestrator.engine.durations import DynamicDuration
-from orchestrator.engine.tasks.base import FlowableTask, Task, TaskList
+from orchestrator.engine.tasks.base import FlowableTask, Task
+from orchestrator.engine.tasks.children import TaskList
 
 
 class Pause(FlowableTask):

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from orchestrator.engine.pyenvs import python_for
+from orchestrator.engine.tasks.pyenvs import python_for
 from orchestrator.engine.scriptlib import SCRIPTLIB_DIR
 from orchestrator.engine.tasks.base import RunContext
 from orchestrator.engine.tasks.scripts import ScriptTask

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from orchestrator.engine.processes import ProcessResult, base_env, run_process
+from orchestrator.engine.tasks.processes import ProcessResult, base_env, run_process
 from orchestrator.engine.tasks.base import RunContext, RunnableTask, TaskFailed
 from orchestrator.engine.tasks.files import InputFiles, store_output_files, write_input_files
 

@@ -6,7 +6,8 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from orchestrator.engine.tasks.base import AnyTask, FlowableTask, Task, TaskList
+from orchestrator.engine.tasks.base import FlowableTask, Task
+from orchestrator.engine.tasks.children import AnyTask, TaskList
 
 
 class Switch(FlowableTask):

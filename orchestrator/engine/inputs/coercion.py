@@ -20,7 +20,7 @@ import yaml
 from orchestrator.engine.durations import format_duration, parse_duration, parse_iso_duration
 
 if TYPE_CHECKING:
-    from orchestrator.engine.dsl.inputs import InputDefinition
+    from orchestrator.engine.inputs.definitions import InputDefinition
 
 _INT = re.compile(r"^[+-]?\d+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from orchestrator.engine.processes import run_process
+from orchestrator.engine.tasks.processes import run_process
 from orchestrator.engine.tasks.base import RunContext, TaskFailed
 
 READY = ".choreo-ready"
