@@ -77,7 +77,7 @@ class Engine:
         self._threads: list[threading.Thread] = []
         self._failures: dict[str, int] = {}
         self._foreign: dict[str, float] = {}
-        self._last_heartbeat = 0.0
+        self._last_heartbeat: datetime | None = None
         self._last_scan = 0.0
         self._last_stale = 0.0
         self._rescan = threading.Event()
@@ -295,8 +295,10 @@ class Engine:
         monotonic = time.monotonic()
         self._fire_local_timers(now)
         self._flush_logs()
-        if monotonic - self._last_heartbeat >= self.heartbeat_seconds:
-            self._last_heartbeat = monotonic
+        # On the engine's clock: after a jump (a test's clock) the lease is renewed before
+        # anything is judged by it.
+        if self._last_heartbeat is None or (now - self._last_heartbeat).total_seconds() >= self.heartbeat_seconds:
+            self._last_heartbeat = now
             if not self.store.heartbeat(self.id, now):
                 # This instance was taken for dead: what it owned may be someone else's now.
                 self.store.register_instance(self.id, "engine", socket.gethostname(), os.getpid(), now)
