@@ -68,6 +68,9 @@ class Engine:
         self.queue: QueueBackend = queue_cls(self._execute, threads or settings.CHOREO_WORKER_THREADS)
         self.executor = Executor(self.id, store, specs, idle_workers=self.queue.idle)
         self._pending: dict[str, bool] = {}
+        # Held while a pass runs: passes are one at a time (on the executor thread, or on a
+        # worker thread right after its attempt, see _execute).
+        self._passing = threading.Lock()
         # Outcomes of this engine's attempts, waiting for the next pass over their execution.
         self._outcomes: dict[str, list[Outcome]] = {}
         self._cond = threading.Condition()
@@ -166,22 +169,49 @@ class Engine:
         self.wake(execution_id)
 
     def _outcome(self, outcome: Outcome) -> None:
-        """A local attempt ended: the next pass over its execution writes it."""
+        """A local attempt ended: the next pass over its execution writes it (the worker
+        thread runs that pass itself when no pass is running, see _execute; else it tells
+        the executor thread)."""
         with self._cond:
             self._outcomes.setdefault(outcome.execution_id, []).append(outcome)
             self._pending.setdefault(outcome.execution_id, False)
-            self._cond.notify()
 
-    def _execute(self, job: Job) -> None:
-        if self._closing:
+    def _execute(self, job: Job | None) -> None:
+        """A worker thread: run the job; then, while no pass runs elsewhere, run the pass
+        its outcome calls for here and go on with the attempt that pass hands back: a flow
+        that runs one task at a time stays on one thread, with no hand-over per task."""
+        while job is not None:
+            if self._closing:
+                if job.prepared is not None:
+                    # Claimed for this process, which stops: it runs again elsewhere.
+                    self.worker.interrupt(job.prepared)
+                return  # a job not claimed yet stays runnable: the engine taking over queues it
             if job.prepared is not None:
-                # Claimed for this process, which stops: it runs again elsewhere.
-                self.worker.interrupt(job.prepared)
-            return  # a job not claimed yet stays runnable: the engine taking over queues it
-        if job.prepared is not None:
-            self.worker.run(job.prepared)
-        else:
-            self.worker.execute(job)
+                self.worker.run(job.prepared)
+            else:
+                self.worker.execute(job)
+            job = self._continue(job.execution_id)
+
+    def _continue(self, execution_id: str) -> Job | None:
+        if self._closing or not self._passing.acquire(blocking=False):
+            with self._cond:
+                self._cond.notify()
+            return None
+        try:
+            with self._cond:
+                if execution_id not in self._pending:
+                    return None
+                work = Work(execution_id, self._pending.pop(execution_id), self._outcomes.pop(execution_id, []))
+            effects = self._advance_one(work)
+            if effects is None:
+                return None
+            mine = next((j for j in effects.jobs if j.prepared is not None), None)
+            if mine is not None:
+                effects.jobs.remove(mine)
+            self._handle(effects)
+            return mine
+        finally:
+            self._passing.release()
 
     # --- the executor thread ------------------------------------------------------------
     def _next(self) -> list[Work] | None:
@@ -206,17 +236,20 @@ class Engine:
             while (batch := self._next()) is not None:
                 if not batch:
                     continue
-                together = self.executor.advance_many(batch, self.clock.now()) if len(batch) > 1 else None
-                results = together if together is not None else [self._advance_one(work) for work in batch]
-                for effects in results:
-                    if effects is None:
-                        continue
-                    self._failures.pop(effects.execution_id, None)
-                    for outcome in effects.unapplied:
-                        self.worker.save(outcome)
-                    self.dispatch(effects)
+                with self._passing:
+                    together = self.executor.advance_many(batch, self.clock.now()) if len(batch) > 1 else None
+                    results = together if together is not None else [self._advance_one(work) for work in batch]
+                    for effects in results:
+                        if effects is not None:
+                            self._handle(effects)
         finally:
             connection.close()
+
+    def _handle(self, effects: Effects) -> None:
+        self._failures.pop(effects.execution_id, None)
+        for outcome in effects.unapplied:
+            self.worker.save(outcome)
+        self.dispatch(effects)
 
     def _advance_one(self, work: Work) -> Effects | None:
         try:
