@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
+from orchestrator.engine.journal import Event
+
 
 class Publisher(Protocol):
     def publish(self, event: dict[str, Any]) -> None:
@@ -20,6 +22,15 @@ class NullPublisher:
 
     def publish(self, event: dict[str, Any]) -> None:
         return None
+
+
+def publish(publisher: Publisher, changes: Changes, events: list[Event]) -> None:
+    """Hand events to the publisher and wake local waiters (call after commit)."""
+    if not events:
+        return
+    for event in events:
+        publisher.publish(event.as_json())
+    changes.bump()
 
 
 class Changes:

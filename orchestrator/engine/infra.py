@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils.module_loading import import_string
 
 from orchestrator.engine.bus import Bus, LocalBus
-from orchestrator.engine.events import Changes, Publisher
+from orchestrator.engine.events import Changes, Publisher, publish
 from orchestrator.engine.journal import Event
 from orchestrator.engine.store import SqlStore, Store
 from orchestrator.engine.store.specs import SpecCache
@@ -30,11 +30,7 @@ class Infra:
 
     def publish(self, events: list[Event]) -> None:
         """Hand events to the publisher and wake local waiters (call after commit)."""
-        if not events:
-            return
-        for event in events:
-            self.publisher.publish(event.as_json())
-        self.changes.bump()
+        publish(self.publisher, self.changes, events)
 
 
 def build_bus(store: Store) -> Bus:

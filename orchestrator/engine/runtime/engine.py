@@ -26,7 +26,7 @@ from django.db import close_old_connections, connection
 from django.utils.module_loading import import_string
 
 from orchestrator.engine.bus import KILL, RESCAN, WAKE, Bus, Signal
-from orchestrator.engine.events import Changes, Publisher
+from orchestrator.engine.events import Changes, Publisher, publish
 from orchestrator.engine.journal import Event
 from orchestrator.engine.queue.base import Job, QueueBackend
 from orchestrator.engine.clock import Clock, SystemClock
@@ -159,11 +159,7 @@ class Engine:
             self._rescan.set()
 
     def publish(self, events: list[Event]) -> None:
-        if not events:
-            return
-        for event in events:
-            self.publisher.publish(event.as_json())
-        self.changes.bump()
+        publish(self.publisher, self.changes, events)
 
     def _worker_done(self, execution_id: str) -> None:
         self.wake(execution_id)
