@@ -118,7 +118,17 @@ class ContextBuilder:
                  index: RunIndex | None = None) -> None:
         self.execution = execution
         self.index = index if index is not None else RunIndex(execution.taskruns)
-        self._base = execution_context(execution, flow_revision, variables)
+        self._revision = flow_revision
+        self._variables = variables
+        self._base: dict[str, Any] | None = None
+
+    @property
+    def base(self) -> dict[str, Any]:
+        """The execution's part of every context, built on first use (most passes render
+        nothing)."""
+        if self._base is None:
+            self._base = execution_context(self.execution, self._revision, self._variables)
+        return self._base
 
     @property
     def by_id(self) -> dict[str, TaskRunView]:
@@ -129,11 +139,11 @@ class ContextBuilder:
         return self.index.outputs
 
     def for_execution(self) -> dict[str, Any]:
-        return {**self._base, "outputs": self.outputs}
+        return {**self.base, "outputs": self.outputs}
 
     def for_taskrun(self, run: TaskRunView, task_type: str,
                     working_directory: TaskRunView | None = None) -> dict[str, Any]:
-        return taskrun_context(self._base, self.outputs, run, self.index.ancestors(run), task_type,
+        return taskrun_context(self.base, self.outputs, run, self.index.ancestors(run), task_type,
                                working_directory)
 
 

@@ -254,7 +254,8 @@ class Executor:
             # The worker's own copy: the snapshot's run stays the executor's.
             mine = copy.copy(run)
             mine.attempts, mine.outputs, mine.meta = [dict(a) for a in run.attempts], dict(run.outputs), dict(run.meta)
-            prepared[run.id] = assignment(spec, running, mine, ancestors, len(run.attempts), outputs)
+            prepared[run.id] = assignment(spec, running, mine, ancestors, len(run.attempts), outputs,
+                                          decider.contexts.base)
         if self._budget is not None:
             self._budget -= len(prepared)
         return prepared

@@ -237,16 +237,18 @@ def outputs_of(store: Store, execution_id: str) -> dict[str, Any]:
 
 
 def assignment(spec: Any, exe: ExecutionRow, run: TaskRunView, ancestors: list[TaskRunView], attempt: int,
-               outputs: Mapping[str, Any]) -> Assignment:
+               outputs: Mapping[str, Any], base: dict[str, Any] | None = None) -> Assignment:
     """Attempt ``attempt`` of ``run``, with its expression context (``ancestors`` nearest
-    first; ``outputs`` the execution's outputs map, or a lazy stand-in)."""
+    first; ``outputs`` the execution's outputs map, or a lazy stand-in; ``base`` the
+    execution's part of the context when the caller has it already)."""
     task: Task = spec.task(run.task_id)
-    view = ExecutionView(
-        id=exe.id, namespace=exe.namespace, flow_id=exe.flow_id, revision=exe.revision, state=exe.state,
-        start_date=exe.start_date, inputs=unseal_inputs(exe.inputs), labels=exe.labels, trigger=exe.trigger,
-        original_id=exe.original_id,
-    )
-    base = execution_context(view, exe.revision, spec.variables or {})
+    if base is None:
+        view = ExecutionView(
+            id=exe.id, namespace=exe.namespace, flow_id=exe.flow_id, revision=exe.revision, state=exe.state,
+            start_date=exe.start_date, inputs=unseal_inputs(exe.inputs), labels=exe.labels, trigger=exe.trigger,
+            original_id=exe.original_id,
+        )
+        base = execution_context(view, exe.revision, spec.variables or {})
     shared = next((a for a in ancestors if spec.task(a.task_id).shares_working_dir), None)
     context = taskrun_context(base, outputs, run, ancestors, task.type, shared)
     # Kestra counts the attempts before this one (0 on the first).
