@@ -8,6 +8,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 .PHONY: install run test test-sqlite test-postgres check bench clean
 
 $(STAMP): pyproject.toml
+	@echo "Installing Choreo's Python packages into $(VENV) (a minute or two the first time)..."
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
