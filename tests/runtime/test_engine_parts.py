@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from flows.models import Execution
+from flows.models import Execution, TaskRun
 from orchestrator.engine import infra, services
 from orchestrator.engine.bus import LocalBus
 from orchestrator.engine.clock import FakeClock
@@ -106,3 +106,61 @@ tasks:
     assert all(e["payload"]["seq"] == e["seq"] for e in logs)
     assert parts.store.events_since(exe.id, journal[-3]["seq"]) == [
         event for event in parts.store.events_since(exe.id, 0) if event.seq > journal[-3]["seq"]]
+
+
+def test_an_engine_stopped_during_a_pass_hands_back_what_that_pass_claimed(parts: infra.Infra) -> None:
+    """The pass claims an attempt for this process's idle worker, then the engine is told
+    to stop before the pass hands the attempt to the queue: the attempt must be handed back,
+    not left RUNNING under the name of an engine that is gone (it would fail as "lost its
+    worker" once taken over)."""
+    engine = _engine(parts)
+    claimed, original = threading.Event(), engine.executor.advance
+
+    def advance_then_linger(*args: Any, **kwargs: Any) -> Any:
+        effects = original(*args, **kwargs)
+        if not claimed.is_set():
+            claimed.set()
+            wait_until(lambda: engine._closing, what="the stop")
+        return effects
+
+    engine.executor.advance = advance_then_linger  # type: ignore[method-assign]
+    engine.start()
+    services.deploy("id: brief\nnamespace: t\ntasks:\n  - {id: say, type: log, message: hi}\n")
+    exe = services.create_execution("t", "brief", {})
+    engine.wake(exe.id)
+    assert claimed.wait(10)
+    engine.stop()
+    run = TaskRun.objects.get(execution_id=exe.id)
+    assert run.state != "RUNNING"
+    assert [a["state"] for a in run.attempts] == ["KILLED"]
+    assert Execution.objects.get(id=exe.id).owner == ""
+
+
+def test_a_kill_stops_an_attempt_claimed_before_it_that_had_not_started_yet(parts: infra.Infra) -> None:
+    """A pass claims an attempt for an idle local worker; the kill arrives before that worker
+    thread starts it. The attempt must not run its 30 s of work."""
+    engine = _engine(parts)
+    kill_heard, original = threading.Event(), engine.worker.run
+
+    def start_late(job: Any) -> None:
+        kill_heard.wait(10)
+        original(job)
+
+    engine.worker.run = start_late  # type: ignore[method-assign]
+    engine.start()
+    try:
+        services.deploy("id: long\nnamespace: t\ntasks:\n  - {id: nap, type: sleep, duration: PT30S}\n")
+        exe = services.create_execution("t", "long", {})
+        engine.wake(exe.id)
+        wait_until(lambda: TaskRun.objects.filter(execution_id=exe.id, state="RUNNING").exists(), what="the claim")
+        services.kill(exe.id)
+        wait_until(lambda: exe.id in engine.worker.running._kills, what="the kill to reach the engine")
+        started = time.monotonic()
+        kill_heard.set()
+        wait_until(lambda: Execution.objects.filter(id=exe.id, state="KILLED").exists(), timeout=10,
+                   what="the execution to end KILLED")
+        assert time.monotonic() - started < 5
+        assert TaskRun.objects.get(execution_id=exe.id).state == "KILLED"
+    finally:
+        kill_heard.set()
+        engine.stop()

@@ -66,7 +66,7 @@ class Engine:
                              report=self._outcome)
         queue_cls = import_string(queue_backend or settings.CHOREO_QUEUE_BACKEND)
         self.queue: QueueBackend = queue_cls(self._execute, threads or settings.CHOREO_WORKER_THREADS)
-        self.executor = Executor(self.id, store, specs, idle_workers=self.queue.idle)
+        self.executor = Executor(self.id, store, specs, idle_workers=self._idle_workers)
         self._pending: dict[str, bool] = {}
         # Held while a pass runs: passes are one at a time (on the executor thread, or on a
         # worker thread right after its attempt, see _execute).
@@ -115,6 +115,11 @@ class Engine:
         if self._closing:
             return
         self._closing = True
+        # A pass already running may have claimed attempts for this process's workers
+        # before it saw _closing: let it hand them to the queue, where they are interrupted
+        # below. Passes after it claim none (_idle_workers is 0 from now on).
+        if self._passing.acquire(timeout=timeout):
+            self._passing.release()
         deadline = time.monotonic() + timeout
         while self.worker.running.snapshot() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -142,6 +147,10 @@ class Engine:
                 self.bus.send(RESCAN)
         finally:
             connection.close()
+
+    def _idle_workers(self) -> int:
+        """How many attempts a pass may claim for this process's workers: none once stopping."""
+        return 0 if self._closing else self.queue.idle()
 
     # --- wake-ups -------------------------------------------------------------------
     def wake(self, execution_id: str, requeue: bool = False) -> None:

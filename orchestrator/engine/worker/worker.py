@@ -23,7 +23,7 @@ from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
 from orchestrator.engine.durations import DurationError, format_duration, resolve_duration
 from orchestrator.engine.expressions import ExpressionError
 from orchestrator.engine.journal import Event, LogLine
-from orchestrator.engine.logs import cap, prepare
+from orchestrator.engine.logs import prepare
 from orchestrator.engine.queue.base import Job
 from orchestrator.engine.executor.retries import (
     GIVE_UP,
@@ -99,11 +99,13 @@ class Worker:
         outputs: dict[str, Any] = {}
         reason: str | None = None
         try:
+            if ctx.killed:  # killed while it waited for a thread
+                raise TaskKilled("stopped before it started")
             # The timeout may be an expression: rendered in the attempt's context.
             ctx.timeout = resolve_duration(job.task.timeout, ctx.render_str, "timeout", positive=True)
             ctx.deadline = self.now() + ctx.timeout if ctx.timeout else None
             assert isinstance(job.task, RunnableTask)
-            outputs = job.task.run(ctx) or {}
+            outputs = _within_cap(job.task.run(ctx) or {})
             state = State.SUCCESS
         except TaskKilled:
             state, reason = self._stopped(ctx, job)
@@ -303,11 +305,19 @@ def mentions_outputs(spec: Any, task: Task) -> bool:
     return found
 
 
+def _within_cap(outputs: dict[str, Any]) -> dict[str, Any]:
+    """A task's outputs, checked against CHOREO_OUTPUT_MAX. Over it the task fails: outputs
+    cut or dropped would only make a later task fail, far from the cause."""
+    if outputs:
+        size = len(codec.dumps(outputs).encode())
+        if size > settings.CHOREO_OUTPUT_MAX:
+            raise TaskFailed(
+                f"The task's outputs are {size:,} bytes as JSON, more than the {settings.CHOREO_OUTPUT_MAX:,} "
+                "bytes a task's outputs may hold (CHOREO_OUTPUT_MAX); none of them was kept. Write large "
+                "results to a file (outputFiles) and pass the file on instead")
+    return outputs
+
+
 def _cap_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
-    if not outputs:
-        return {}
-    text = codec.dumps(outputs)
-    limit = settings.CHOREO_OUTPUT_MAX
-    if len(text) <= limit:
-        return codec.loads(text)  # type: ignore[no-any-return]
-    return {"truncated": True, "message": cap(text, limit, "outputs")}
+    """The outputs as stored: plain JSON values (checked against the cap when the task ended)."""
+    return codec.loads(codec.dumps(outputs)) if outputs else {}  # type: ignore[no-any-return]
