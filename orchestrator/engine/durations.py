@@ -28,6 +28,16 @@ _JAVA_DURATION = re.compile(
 # Kestra's DurationDeserializer reads text made of digits and dots as a number of seconds.
 _SECONDS = re.compile(r"[-+]?[0-9.]+")
 _EXPECTED = "expected ISO-8601 such as PT30S, PT15M or P2DT3H"
+# Java's Duration goes further, but a wait or a timeout beyond a century is a typo, and
+# adding one to now would overflow the dates it is stored as.
+MAX_DURATION = timedelta(days=36_500)
+_TOO_LARGE = "too large: a duration may be at most 100 years (P36500D)"
+# More digits than this is beyond MAX_DURATION in any unit; refused before int() reads them.
+_MAX_DIGITS = 18
+
+
+class DurationTooLarge(ValueError):
+    """A duration beyond MAX_DURATION."""
 
 
 def is_template(value: Any) -> bool:
@@ -46,7 +56,9 @@ def parse_iso_duration(text: str) -> timedelta:
     if match is None or match["time"] == "T" or not any(
         match[part] for part in ("days", "hours", "minutes", "seconds")
     ):
-        raise ValueError(f"invalid duration {text!r}: {_EXPECTED}{_hint(stripped)}")
+        raise ValueError(f"invalid duration {_shown(text)}: {_EXPECTED}{_hint(stripped)}")
+    if any(len(match[part] or "") > _MAX_DIGITS for part in ("days", "hours", "minutes", "seconds")):
+        raise DurationTooLarge(f"invalid duration {_shown(text)}: {_TOO_LARGE}")
     seconds_text = match["seconds"] or "0"
     # The fraction takes the sign of its seconds: PT-0.5S is minus half a second.
     fraction = int((match["fraction"] or "").ljust(9, "0")) // 1000
@@ -57,8 +69,20 @@ def parse_iso_duration(text: str) -> timedelta:
             seconds=int(seconds_text), microseconds=micros,
         )
     except OverflowError:
-        raise ValueError(f"invalid duration {text!r}: too large") from None
-    return -value if match["sign"] == "-" else value
+        raise DurationTooLarge(f"invalid duration {_shown(text)}: {_TOO_LARGE}") from None
+    return _bounded(-value if match["sign"] == "-" else value, text)
+
+
+def _bounded(value: timedelta, shown: Any) -> timedelta:
+    if abs(value) > MAX_DURATION:
+        raise DurationTooLarge(f"invalid duration {_shown(shown)}: {_TOO_LARGE}")
+    return value
+
+
+def _shown(value: Any) -> str:
+    """The value as an error message quotes it: long ones cut, so the message stays readable."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:30]}... ({len(text)} characters)"
 
 
 def _hint(text: str) -> str:
@@ -84,17 +108,17 @@ def parse_duration(value: Any) -> timedelta:
         try:
             return _seconds(float(text), value)
         except ValueError:
-            raise ValueError(f"invalid duration {value!r}: not a number of seconds") from None
+            raise ValueError(f"invalid duration {_shown(value)}: not a number of seconds") from None
     return parse_iso_duration(value)
 
 
 def _seconds(number: float, shown: Any) -> timedelta:
     if not math.isfinite(number):
-        raise ValueError(f"invalid duration {shown!r}: not a number of seconds")
+        raise ValueError(f"invalid duration {_shown(shown)}: not a number of seconds")
     try:
-        return timedelta(seconds=number)
+        return _bounded(timedelta(seconds=number), shown)
     except OverflowError:
-        raise ValueError(f"invalid duration {shown!r}: too large") from None
+        raise DurationTooLarge(f"invalid duration {_shown(shown)}: {_TOO_LARGE}") from None
 
 
 def format_duration(value: timedelta) -> str:
@@ -132,6 +156,8 @@ def resolve_duration(value: timedelta | str | None, render: Callable[[str], str]
         raise DurationError(f"Invalid {prop}: {exc}") from None
     try:
         result = parse_duration(rendered)
+    except DurationTooLarge:
+        raise DurationError(f"Invalid {prop} {_shown(value)}: it rendered to {_shown(rendered)}, {_TOO_LARGE}") from None
     except ValueError:
         raise DurationError(
             f"Invalid {prop} {value!r}: it rendered to {rendered!r}, which is not a duration "

@@ -6,6 +6,7 @@ does: ``NO:`` is the key "NO", not False).
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +102,10 @@ class _Builder:
             return self.constructor.construct_object(node)
         except ConstructorError as exc:
             self._problem(f"Invalid YAML value: {exc.problem}", node)
+            return node.value
+        except ValueError:
+            # Python refuses to read integers of more than sys.get_int_max_str_digits() digits.
+            self._problem(f"Invalid number: more than {sys.get_int_max_str_digits()} digits", node)
             return node.value
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:

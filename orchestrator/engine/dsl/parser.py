@@ -79,7 +79,10 @@ def parse_flow(
         failure = exc
     task_paths = collector.paths(doc)
     if failure is not None:
-        errors.extend(validation_issues(failure, doc, Describer(doc, task_paths), source))
+        # A value YAML could not read is reported once: what the schema says of its text adds nothing.
+        unreadable = {(p.line, p.column) for p in problems}
+        errors.extend(issue for issue in validation_issues(failure, doc, Describer(doc, task_paths), source)
+                      if (issue.line, issue.column) not in unreadable)
 
     checks = FlowChecks(doc, task_paths, source)
     checks.run(known_flows)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from orchestrator.engine.inputs.definitions import InputDefinition
 from orchestrator.engine.dsl.outputs import OutputDefinition
 from orchestrator.engine.dsl.triggers import TriggerSpec
+from orchestrator.engine.numbers import Int32
 from orchestrator.engine.tasks.base import RetryPolicy, Task
 from orchestrator.engine.tasks.children import TaskList
 from orchestrator.engine.tasks.labels import labels_as_dict
@@ -32,7 +33,7 @@ class Concurrency(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    limit: int = Field(ge=1)
+    limit: Int32 = Field(ge=1)
     behavior: Literal["QUEUE", "CANCEL", "FAIL"] = "QUEUE"
 
 
@@ -53,7 +54,7 @@ class FlowSpec(BaseModel):
 
     id: str = Field(pattern=FLOW_ID_PATTERN, max_length=100)
     namespace: str = Field(pattern=NAMESPACE_PATTERN, max_length=150)
-    revision: int | None = Field(default=None, ge=1)
+    revision: Int32 | None = Field(default=None, ge=1)
     description: str | None = None
     labels: dict[str, str] = {}
     inputs: list[InputDefinition] = []

@@ -16,6 +16,7 @@ class Deployed:
     revision: RevisionRef
     created: bool
     warnings: list[FlowIssue] = field(default_factory=list)
+    inputs: tuple[str, ...] = ()  # the ids of the inputs the flow declares
 
 
 def deploy(text: str, source: str = "<flow>", author: str = "") -> Deployed:
@@ -31,4 +32,4 @@ def deploy(text: str, source: str = "<flow>", author: str = "") -> Deployed:
     if created:
         # The parse is done: the first execution of the revision need not do it again.
         parts.specs.get(revision.id, text)
-    return Deployed(flow, revision, created, result.warnings)
+    return Deployed(flow, revision, created, result.warnings, tuple(i.id for i in spec.inputs))

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.engine.durations import DynamicDuration, Timeout
+from orchestrator.engine.numbers import Int32
 
 ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$"
 
@@ -53,7 +54,7 @@ class RetryPolicy(BaseModel):
 
     type: Literal["constant", "exponential", "random"]
     # Kestra 0.24 renamed maxAttempt to maxAttempts and kept the old name as an alias.
-    maxAttempt: int | None = Field(default=None, ge=1, validation_alias=AliasChoices("maxAttempt", "maxAttempts"))
+    maxAttempt: Int32 | None = Field(default=None, ge=1, validation_alias=AliasChoices("maxAttempt", "maxAttempts"))
     maxDuration: DynamicDuration | None = None
     interval: DynamicDuration | None = None
     maxInterval: DynamicDuration | None = None

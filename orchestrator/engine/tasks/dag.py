@@ -6,6 +6,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
+from orchestrator.engine.numbers import Int32
 from orchestrator.engine.tasks.base import FlowableTask, Task
 from orchestrator.engine.tasks.children import AnyTask, TaskList
 
@@ -48,7 +49,7 @@ tasks:
 """
 
     tasks: list[DagTask] = Field(min_length=1)
-    concurrent: int = Field(default=0, ge=0)
+    concurrent: Int32 = Field(default=0, ge=0)
     errors: TaskList = Field(default_factory=list)
     finally_: TaskList = Field(default_factory=list, alias="finally")
 

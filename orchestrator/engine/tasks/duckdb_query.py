@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import duckdb
 
 from orchestrator.engine.durations import format_duration
+from orchestrator.engine.numbers import Int32
 from orchestrator.engine.storage import StorageError, storage
 from orchestrator.engine.tasks.base import RunContext, RunnableTask, TaskFailed, TaskKilled
 from orchestrator.engine.tasks.files import InputFiles, store_output_files, write_input_files
@@ -87,7 +88,7 @@ tasks:
     fetch: bool = False
     timeZoneId: str | None = None
     # Accepted for Kestra flows: rows are always read in batches.
-    fetchSize: int | None = None
+    fetchSize: Int32 | None = None
     databaseUri: str | None = None
     outputDbFile: bool = False
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field
 
+from orchestrator.engine.numbers import Int32
 from orchestrator.engine.tasks.base import FlowableTask, Task
 from orchestrator.engine.tasks.children import TaskList
 
@@ -45,7 +46,7 @@ tasks:
 """
 
     values: LoopValues
-    concurrencyLimit: int = Field(default=1, ge=0)
+    concurrencyLimit: Int32 = Field(default=1, ge=0)
     tasks: TaskList = Field(min_length=1)
     errors: TaskList = Field(default_factory=list)
     finally_: TaskList = Field(default_factory=list, alias="finally")
@@ -109,7 +110,7 @@ tasks:
 """
 
     values: LoopValues = Field(alias="value")
-    concurrent: int = Field(default=0, ge=0)
+    concurrent: Int32 = Field(default=0, ge=0)
     tasks: TaskList = Field(min_length=1)
     errors: TaskList = Field(default_factory=list)
     finally_: TaskList = Field(default_factory=list, alias="finally")

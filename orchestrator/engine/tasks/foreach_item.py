@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from orchestrator.engine.numbers import Int32
 from orchestrator.engine.tasks.base import FlowableTask, RunContext, RunnableTask, Task, TaskFailed
 from orchestrator.engine.tasks.subflow import Subflow, SubflowCall
 
@@ -41,9 +42,9 @@ class Batch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rows: int | None = Field(default=None, ge=1)
+    rows: Int32 | None = Field(default=None, ge=1)
     bytes: str | int | None = None
-    partitions: int | None = Field(default=None, ge=1)
+    partitions: Int32 | None = Field(default=None, ge=1)
     separator: str = "\n"
 
     @field_validator("bytes")

@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from orchestrator.engine.durations import Duration
+from orchestrator.engine.numbers import Int32
 from orchestrator.engine.secrets import MASK
 from orchestrator.engine.storage import SCHEME, StorageError, storage
 from orchestrator.engine.tasks.base import Level, RunContext, RunnableTask, TaskFailed, TaskKilled
@@ -85,11 +86,11 @@ class Options(BaseModel):
     connectionPoolIdleTimeout: Duration | None = None
     followRedirects: bool = True
     allowFailed: bool = False
-    allowedResponseCodes: list[int] | None = None
+    allowedResponseCodes: list[Int32] | None = None
     auth: Auth | None = None
     basicAuthUser: str | None = None
     basicAuthPassword: str | None = None
-    maxContentLength: int | None = None
+    maxContentLength: Int32 | None = None
     defaultCharset: str = "UTF-8"
     ssl: SslOptions | None = None
     logs: list[Literal["REQUEST_HEADERS", "REQUEST_BODY", "RESPONSE_HEADERS", "RESPONSE_BODY"]] = []

@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from orchestrator.engine.numbers import Int32
 from orchestrator.engine.tasks.base import FlowableTask, Task
 from orchestrator.engine.tasks.children import TaskList
 
@@ -34,7 +35,7 @@ tasks:
 """
 
     tasks: TaskList = Field(min_length=1)
-    concurrent: int = Field(default=0, ge=0)
+    concurrent: Int32 = Field(default=0, ge=0)
     errors: TaskList = Field(default_factory=list)
     finally_: TaskList = Field(default_factory=list, alias="finally")
 

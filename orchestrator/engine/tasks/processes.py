@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
+
 from orchestrator.engine.reaper import REAPER
 from orchestrator.engine.tasks.base import Level, RunContext, TaskFailed, TaskKilled
 
@@ -31,6 +33,7 @@ STOP_GRACE_SECONDS = 1.0
 # A log line is cut here, below settings.CHOREO_LOG_MESSAGE_MAX, so the cut marker shows.
 LOG_LINE_MAX = 32 * 1024
 # What is read of one line at most (an outputs line may be long); the rest is counted only.
+# An outputs line up to settings.CHOREO_OUTPUT_MAX is always read whole (see _line_max).
 READ_LINE_MAX = 1024 * 1024
 # After the main process ended and its group was killed, how long to read what is left
 # (a process outside the group may still hold the pipes open).
@@ -47,6 +50,7 @@ class ProcessResult:
     exit_code: int
     vars: dict[str, Any] = field(default_factory=dict)
     wrote_stderr: bool = False
+    oversized_outputs: int = 0  # bytes of an outputs line too long to be read whole
 
 
 def base_env() -> dict[str, str]:
@@ -80,7 +84,17 @@ def run_process(ctx: RunContext, argv: Sequence[str], *, cwd: Path, env: Mapping
     result.exit_code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
     if ctx.killed:
         raise TaskKilled("the process was stopped")
+    if result.oversized_outputs:
+        raise TaskFailed(
+            f"The process wrote an outputs line (::{{...}}::) of {result.oversized_outputs:,} bytes, more than "
+            f"the {settings.CHOREO_OUTPUT_MAX:,} bytes a task's outputs may hold (CHOREO_OUTPUT_MAX); none of it "
+            "was kept. Write large results to a file (outputFiles) and pass the file on instead")
     return result
+
+
+def _line_max() -> int:
+    """Lines are read up to this many bytes: at least an outputs line within the cap, whole."""
+    return max(READ_LINE_MAX, settings.CHOREO_OUTPUT_MAX + 64 * 1024)
 
 
 class _Group:
@@ -137,8 +151,8 @@ def _pump(proc: subprocess.Popen[bytes], group: _Group, output: _Output) -> None
     """Read both pipes until the main process ended and the pipes are drained."""
     assert proc.stdout is not None and proc.stderr is not None
     streams: dict[int, tuple[IO[bytes], _Lines, bool]] = {
-        proc.stdout.fileno(): (proc.stdout, _Lines(), False),
-        proc.stderr.fileno(): (proc.stderr, _Lines(), True),
+        proc.stdout.fileno(): (proc.stdout, _Lines(_line_max()), False),
+        proc.stderr.fileno(): (proc.stderr, _Lines(_line_max()), True),
     }
     drain_until: float | None = None
     with selectors.DefaultSelector() as selector:
@@ -182,10 +196,11 @@ def _read(fd: int) -> bytes | None:
 
 
 class _Lines:
-    """Splits a byte stream into lines; of a line longer than READ_LINE_MAX only the head is
+    """Splits a byte stream into lines; of a line longer than ``limit`` only the head is
     kept and the rest counted, so memory stays bounded whatever the process writes."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = READ_LINE_MAX) -> None:
+        self.limit = limit
         self._buffer = bytearray()
         self._dropped = 0
 
@@ -195,9 +210,9 @@ class _Lines:
         while (end := self._buffer.find(b"\n")) >= 0:
             lines.append(self._take(end))
             del self._buffer[:1]
-        if len(self._buffer) > READ_LINE_MAX:
-            self._dropped += len(self._buffer) - READ_LINE_MAX
-            del self._buffer[READ_LINE_MAX:]
+        if len(self._buffer) > self.limit:
+            self._dropped += len(self._buffer) - self.limit
+            del self._buffer[self.limit:]
         return lines
 
     def close(self) -> list[tuple[bytes, int]]:
@@ -208,9 +223,9 @@ class _Lines:
     def _take(self, end: int) -> tuple[bytes, int]:
         line = bytes(self._buffer[:end])
         del self._buffer[:end]
-        dropped = self._dropped + max(0, len(line) - READ_LINE_MAX)
+        dropped = self._dropped + max(0, len(line) - self.limit)
         self._dropped = 0
-        return line[:READ_LINE_MAX].removesuffix(b"\r"), dropped
+        return line[:self.limit].removesuffix(b"\r"), dropped
 
 
 class _Output:
@@ -227,6 +242,10 @@ class _Output:
         text = raw.decode("utf-8", errors="replace")
         if is_err:
             self.result.wrote_stderr = True
+        elif self.parse_outputs and dropped and text.lstrip().startswith("::{"):
+            # An outputs line cut short cannot be read: the task fails rather than go on without it.
+            self.result.oversized_outputs = max(self.result.oversized_outputs, len(raw) + dropped)
+            return
         elif self.parse_outputs and not dropped and self._outputs(text):
             return
         if len(text) > LOG_LINE_MAX:

@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, field_validator
 
+from orchestrator.engine.numbers import Int32
 from orchestrator.engine.tasks.base import FlowableTask
 from orchestrator.engine.tasks.labels import labels_as_dict
 
@@ -14,7 +15,7 @@ class SubflowCall(BaseModel):
 
     namespace: str
     flowId: str
-    revision: int | None = None
+    revision: Int32 | None = None
     inputs: dict[str, Any] = {}
     wait: bool = True
     transmitFailed: bool = True

@@ -42,13 +42,37 @@ def flow_files(paths: list[str]) -> list[Path]:
     return files
 
 
-def read_text(path: Path) -> str:
+class Unreadable(Exception):
+    """A flow file that is not text: reported like any invalid flow, at the first bad byte."""
+
+    def __init__(self, issue: FlowIssue) -> None:
+        super().__init__(issue.format())
+        self.issue = issue
+
+
+def read_flow_file(path: Path) -> str:
+    """The file's text. Raises Unreadable (not UTF-8) or Exit (cannot be read at all)."""
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise Exit(EXIT_USAGE, f"{path}:1:1: the file is not UTF-8 text ({exc.reason})") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise Exit(EXIT_USAGE, f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        # Everything before the first bad byte decodes: count characters, not bytes.
+        column = len(data[data.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8")) + 1
+        message = (f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} ({exc.reason}); "
+                   "save it as UTF-8 (flows are YAML text)")
+        raise Unreadable(FlowIssue(message, line, column, "", str(path))) from None
+
+
+def read_text(path: Path) -> str:
+    """The file's text, or Exit (usage) when it cannot be read as UTF-8."""
+    try:
+        return read_flow_file(path)
+    except Unreadable as exc:
+        raise Exit(EXIT_USAGE, str(exc)) from None
 
 
 class Command(ChoreoCommand):
@@ -81,7 +105,12 @@ class Command(ChoreoCommand):
         warnings: list[FlowIssue] = []
         files = flow_files(options["paths"])
         for path in files:
-            result = parse_flow(read_text(path), str(path))
+            try:
+                text = read_flow_file(path)
+            except Unreadable as exc:
+                errors.append(exc.issue)
+                continue
+            result = parse_flow(text, str(path))
             errors.extend(result.errors)
             warnings.extend(result.warnings)
         if options["json"]:
@@ -146,6 +175,7 @@ class Command(ChoreoCommand):
             self._deploy_or_exit(Path(extra))
         deployed = self._deploy_or_exit(Path(options["file"]))
         inputs = parse_inputs(options["inputs"])
+        self._warn_unknown_inputs(deployed, inputs)
 
         def begin(owner: str) -> ExecutionRow:
             exe = services.create_execution(deployed.flow.namespace, deployed.flow.flow_id, inputs,
@@ -160,6 +190,15 @@ class Command(ChoreoCommand):
         code = exit_code_for(exe)
         if code:
             raise Exit(code)
+
+    def _warn_unknown_inputs(self, deployed: services.Deployed, inputs: dict[str, Any]) -> None:
+        """Like Kestra, a value for an input the flow does not declare is ignored; but a
+        person typing ``--input`` most likely mistyped a name, so say which."""
+        declared = ", ".join(deployed.inputs) or "none"
+        for key in inputs:
+            if key not in deployed.inputs:
+                self.stderr.write(f"warning: --input {key}: flow {deployed.flow.namespace}.{deployed.flow.flow_id} "
+                                  f"has no input {key!r} (its inputs: {declared}); the value is ignored")
 
     def _deploy_or_exit(self, path: Path) -> services.Deployed:
         if not path.is_file():
