@@ -34,6 +34,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "orchestrator.middleware.RefuseUnsafeMethods",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -99,7 +100,15 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    "filters": {"without_traceback": {"()": "orchestrator.logfilters.WithoutTraceback"}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler"},
+        "stderr_one_line": {"class": "logging.StreamHandler", "filters": ["without_traceback"]},
+    },
+    "loggers": {
+        # A request for a host not in CHOREO_ALLOWED_HOSTS is the client's error: one line, no traceback.
+        "django.security.DisallowedHost": {"handlers": ["stderr_one_line"], "propagate": False},
+    },
     "root": {"handlers": ["stderr"], "level": env_str("CHOREO_LOG_LEVEL", "WARNING")},
 }
 
@@ -121,3 +130,6 @@ CHOREO_HEARTBEAT_SECONDS = env_float("CHOREO_HEARTBEAT_SECONDS", 1.0)
 CHOREO_LEASE_SECONDS = env_float("CHOREO_LEASE_SECONDS", 10.0)
 CHOREO_LOG_MESSAGE_MAX = env_int("CHOREO_LOG_MESSAGE_MAX", 64 * 1024)
 CHOREO_OUTPUT_MAX = env_int("CHOREO_OUTPUT_MAX", 1024 * 1024)
+# The log one task run attempt stores: its first lines and its last, with a marker between.
+CHOREO_TASK_LOG_MAX_LINES = env_int("CHOREO_TASK_LOG_MAX_LINES", 10_000)
+CHOREO_TASK_LOG_MAX_BYTES = env_int("CHOREO_TASK_LOG_MAX_BYTES", 4 * 1024 * 1024)

@@ -7,7 +7,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,12 @@ from orchestrator.engine.journal import LogLine
 from orchestrator.engine.secrets import SecretNotFound, lookup_secret, mask_forms, mask_text
 from orchestrator.engine.storage import StorageError, storage, task_uri
 from orchestrator.engine.tasks.base import Level, RetryPolicy, Task
+from orchestrator.engine.worker.logbudget import LogBudget
 
 log = logging.getLogger(__name__)
 _FLUSH_SECONDS = 0.2
+# How long a kill is remembered for attempts claimed before it that have not started yet.
+_KILL_MEMORY_SECONDS = 600.0
 
 
 @dataclass
@@ -46,6 +49,9 @@ class Assignment:
     flow_id: str
     # Set for children of a WorkingDirectory task: the folder they share.
     shared_dir: str | None = None
+    # When it was claimed (time.monotonic): a kill heard after that stops it, even if it
+    # had not started yet when the kill came.
+    claimed_at: float = field(default_factory=time.monotonic)
 
     @property
     def taskrun_id(self) -> str:
@@ -77,6 +83,7 @@ class WorkerContext:
         self._on_stop: list[Callable[[str], None]] = []
         self._logs: list[LogLine] = []
         self._log_lock = threading.Lock()
+        self._log_budget = LogBudget()
         self._last_flush = time.monotonic()
         self._labels: dict[str, str] = {}
         self._secrets: list[str] = list(job.secrets)
@@ -109,12 +116,17 @@ class WorkerContext:
         level = Level(level.upper()) if isinstance(level, str) else level
         if level.rank < self._min_rank:
             return
-        line = LogLine(self.taskrun_id, self.job.task.id, self.attempt, level.value, timezone.now(),
-                       self.mask(str(message)))
+        line = self._line(level.value, self.mask(str(message)))
         with self._log_lock:
-            self._logs.append(line)
+            if self._log_budget.admit(line):
+                self._logs.append(line)
+            elif (announcement := self._log_budget.announcement()) is not None:
+                self._logs.append(self._line("WARN", announcement))
         if time.monotonic() - self._last_flush > _FLUSH_SECONDS:
             self.flush_logs()
+
+    def _line(self, level: str, message: str) -> LogLine:
+        return LogLine(self.taskrun_id, self.job.task.id, self.attempt, level, timezone.now(), message)
 
     def sleep(self, seconds: float) -> None:
         from orchestrator.engine.tasks.base import TaskKilled
@@ -176,6 +188,8 @@ class WorkerContext:
         return self._working_dir
 
     def cleanup(self) -> None:
+        with self._log_lock:
+            self._logs.extend(self._log_budget.close(self._line))
         if self._owns_working_dir and self._working_dir is not None:
             if not getattr(self.job.task, "keep_working_dir", False):
                 shutil.rmtree(self._working_dir, ignore_errors=True)
@@ -230,10 +244,16 @@ class Running:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._contexts: dict[str, WorkerContext] = {}
+        # Executions killed lately, and when: an attempt claimed before its execution was
+        # killed but started after (it waited for a thread) must stop at once.
+        self._kills: dict[str, float] = {}
 
     def add(self, ctx: WorkerContext) -> None:
         with self._lock:
             self._contexts[ctx.taskrun_id] = ctx
+            killed_at = self._kills.get(ctx.execution_id)
+        if killed_at is not None and killed_at >= ctx.job.claimed_at:
+            ctx.stop("killed")
 
     def remove(self, ctx: WorkerContext) -> None:
         with self._lock:
@@ -244,6 +264,10 @@ class Running:
             return list(self._contexts.values())
 
     def kill_execution(self, execution_id: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._kills = {k: t for k, t in self._kills.items() if now - t < _KILL_MEMORY_SECONDS}
+            self._kills[execution_id] = now
         for ctx in self.snapshot():
             if ctx.execution_id == execution_id:
                 ctx.stop("killed")
