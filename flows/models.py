@@ -10,6 +10,8 @@ import uuid
 
 from django.db import models
 
+from flows.fields import RowIdField
+
 STATE_CHOICES = [
     (s, s)
     for s in (
@@ -62,12 +64,14 @@ class Execution(models.Model):
     outputs = models.JSONField(default=dict)
     labels = models.JSONField(default=dict)
     trigger = models.JSONField(null=True, blank=True)
+    # Indexed only where set (see Meta): most executions have no parent and no original,
+    # and an index of NULLs would cost a page write on every execution created.
     parent_execution = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="subflow_executions"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="subflow_executions", db_index=False
     )
     parent_taskrun_id = models.UUIDField(null=True, blank=True)
     original_execution = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
     start_date = models.DateTimeField()
@@ -90,13 +94,20 @@ class Execution(models.Model):
         indexes = [
             models.Index(fields=["namespace", "flow_id", "-created_at"], name="execution_flow_idx"),
             models.Index(fields=["state"], name="execution_state_idx"),
-            models.Index(fields=["wake_at"], name="execution_wake_idx"),
+            # Timers only: most executions have none.
+            models.Index(fields=["wake_at"], name="execution_timer_idx", condition=models.Q(wake_at__isnull=False)),
+            models.Index(fields=["parent_execution"], name="execution_parent_idx",
+                         condition=models.Q(parent_execution__isnull=False)),
+            models.Index(fields=["original_execution"], name="execution_original_idx",
+                         condition=models.Q(original_execution__isnull=False)),
         ]
 
 
 class TaskRun(models.Model):
     id = models.UUIDField(primary_key=True, editable=False)
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="task_runs")
+    # Looked up through taskrun_unique_key (execution first): no index of its own, one page
+    # write less on every task run written.
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="task_runs", db_index=False)
     task_id = models.CharField(max_length=100)
     parent_id = models.UUIDField(null=True, blank=True)
     value = models.TextField(null=True, blank=True)
@@ -120,12 +131,16 @@ class TaskRun(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["execution", "key"], name="taskrun_unique_key")]
         indexes = [
-            models.Index(fields=["state", "lease_owner"], name="taskrun_lease_idx"),
+            # The running attempts only (lost-lease scans): finished task runs leave it.
+            models.Index(fields=["lease_owner"], name="taskrun_running_idx",
+                         condition=models.Q(state="RUNNING")),
         ]
 
 
 class LogEntry(models.Model):
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="logs")
+    id = RowIdField(primary_key=True)
+    # Looked up through log_unique_seq (execution first).
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="logs", db_index=False)
     taskrun_id = models.UUIDField(null=True, blank=True)
     task_id = models.CharField(max_length=100, blank=True, default="")
     attempt = models.PositiveIntegerField(null=True, blank=True)
@@ -146,8 +161,9 @@ class ExecutionEvent(models.Model):
     ``state`` records a transition (the state histories are read from here).
     """
 
-    id = models.BigAutoField(primary_key=True)
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="events")
+    id = RowIdField(primary_key=True)
+    # Looked up through event_unique_seq (execution first).
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="events", db_index=False)
     seq = models.PositiveBigIntegerField()
     type = models.CharField(max_length=16)
     taskrun_id = models.UUIDField(null=True, blank=True)

@@ -86,7 +86,7 @@ class CaptureQueue:
     def pending(self) -> int:
         return 0
 
-    def idle(self) -> int:
+    def room(self) -> int:
         return 0
 
     def drain(self) -> list[Job]:

@@ -76,6 +76,29 @@ def test_jobs_run_at_once_up_to_the_thread_count(backend: type[QueueBackend]) ->
     assert peak == 3
 
 
+def test_room_is_the_idle_workers_and_a_backlog_of_one_job_each(backend: type[QueueBackend]) -> None:
+    release = threading.Event()
+    queue = backend(lambda job: release.wait(5), 2)
+    queue.start()
+    try:
+        deadline = time.monotonic() + 5
+        while queue.room() < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert queue.room() == 4  # two idle workers, and one job waiting behind each
+        for n in range(2):
+            queue.submit(_job(n))
+        while queue.room() > 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert queue.room() == 2
+        for n in range(2, 4):
+            queue.submit(_job(n))
+        assert (queue.room(), queue.pending()) == (0, 2)
+        release.set()
+    finally:
+        queue.stop()
+    assert queue.room() == 0  # a stopped queue takes nothing
+
+
 def test_a_job_that_raises_does_not_stop_the_workers(backend: type[QueueBackend]) -> None:
     done: list[str] = []
     second = threading.Event()

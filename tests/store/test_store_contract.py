@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from orchestrator.engine.executor.snapshot import TaskRunView
 from orchestrator.engine.journal import Entry, LogLine
@@ -238,6 +238,33 @@ def test_attempts_of_a_dead_instance_are_lost(store: SqlStore) -> None:
     assert store.lost_attempts(NOW + timedelta(seconds=5)) == []
     [lost] = store.lost_attempts(NOW + timedelta(seconds=11))
     assert (lost.taskrun_id, lost.execution_id, lost.lease_owner) == (run.id, exe_id, "worker-a")
+
+
+def test_a_checkpoint_moves_what_was_logged_into_the_database_file(store: SqlStore) -> None:
+    for _ in range(3):
+        _execution(store)
+    store.checkpoint()  # PostgreSQL: nothing to do, and nothing fails
+    if store.vendor == "sqlite":
+        with connection.cursor() as cur:
+            cur.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            busy, logged, moved = cur.fetchone()
+        # Nothing was left for this second checkpoint: the first moved every frame.
+        assert (busy, moved) == (0, logged)
+
+
+def test_the_lost_attempts_scan_sees_running_task_runs_only(store: SqlStore) -> None:
+    exe_id = _execution(store)
+    store.register_instance("worker-a", "worker", "host", 1, NOW)
+    store.commit(exe_id, NOW, execution=ExecutionChange([State.RUNNING], State.CREATED))
+    first, second = _run(exe_id, "a"), _run(exe_id, "b", seq=2)
+    store.commit(exe_id, NOW, created=[(first, []), (second, [])])
+    assert store.claim(first.id, "worker-a", NOW) is not None
+    claim = store.claim(second.id, "worker-a", NOW)
+    assert claim is not None
+    claim.run.lease_owner = "worker-a"
+    store.commit(exe_id, NOW, runs=[RunChange(claim.run, expect=State.RUNNING, path=[State.SUCCESS],
+                                              expect_lease="worker-a")])
+    assert [lost.taskrun_id for lost in store.lost_attempts(NOW + timedelta(seconds=11))] == [first.id]
 
 
 def test_due_timers_are_found_for_their_owner_or_orphans(store: SqlStore) -> None:

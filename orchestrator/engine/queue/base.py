@@ -54,6 +54,7 @@ class QueueBackend(Protocol):
     def pending(self) -> int:
         """Jobs submitted and not started yet (in this process)."""
 
-    def idle(self) -> int:
-        """Workers of this process free to start a job at once (0 for a backend whose
-        workers are elsewhere): the executor claims that many jobs for them itself."""
+    def room(self) -> int:
+        """How many more jobs workers of this process can take now: the executor claims
+        that many attempts for them itself, in the pass that makes them runnable (0 for a
+        backend whose workers are elsewhere: they claim through the store)."""

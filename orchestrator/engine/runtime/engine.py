@@ -66,7 +66,7 @@ class Engine:
                              report=self._outcome)
         queue_cls = import_string(queue_backend or settings.CHOREO_QUEUE_BACKEND)
         self.queue: QueueBackend = queue_cls(self._execute, threads or settings.CHOREO_WORKER_THREADS)
-        self.executor = Executor(self.id, store, specs, idle_workers=self._idle_workers)
+        self.executor = Executor(self.id, store, specs, room=self._room)
         self._pending: dict[str, bool] = {}
         # Held while a pass runs: passes are one at a time (on the executor thread, or on a
         # worker thread right after its attempt, see _execute).
@@ -117,7 +117,7 @@ class Engine:
         self._closing = True
         # A pass already running may have claimed attempts for this process's workers
         # before it saw _closing: let it hand them to the queue, where they are interrupted
-        # below. Passes after it claim none (_idle_workers is 0 from now on).
+        # below. Passes after it claim none (_room is 0 from now on).
         if self._passing.acquire(timeout=timeout):
             self._passing.release()
         deadline = time.monotonic() + timeout
@@ -148,9 +148,9 @@ class Engine:
         finally:
             connection.close()
 
-    def _idle_workers(self) -> int:
+    def _room(self) -> int:
         """How many attempts a pass may claim for this process's workers: none once stopping."""
-        return 0 if self._closing else self.queue.idle()
+        return 0 if self._closing else self.queue.room()
 
     # --- wake-ups -------------------------------------------------------------------
     def wake(self, execution_id: str, requeue: bool = False) -> None:
@@ -342,6 +342,7 @@ class Engine:
                 self.store.register_instance(self.id, "engine", socket.gethostname(), os.getpid(), now)
                 self._rescan.set()
         self.worker.running.check_deadlines(now)
+        self.store.checkpoint()
         if self._rescan.is_set() or monotonic - self._last_scan >= _SCAN_SECONDS:
             self._rescan.clear()
             self._last_scan = monotonic

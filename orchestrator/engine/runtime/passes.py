@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,7 +41,7 @@ from orchestrator.engine.states import State
 from orchestrator.engine.store import Conflict, ExecutionChange, ExecutionRow, RunChange, Store
 from orchestrator.engine.store.specs import InvalidStoredFlow, SpecCache
 from orchestrator.engine.worker import Assignment, Outcome
-from orchestrator.engine.worker.paths import shared_root
+from orchestrator.engine.worker.paths import remove_shared
 from orchestrator.engine.worker.worker import LazyOutputs, assignment, mentions_outputs, outputs_of
 
 log = logging.getLogger(__name__)
@@ -82,17 +81,17 @@ class Executor:
     """Runs passes for one engine instance (one thread), with its snapshot cache.
 
     The outcomes of this engine's own workers are written by the next pass over their
-    execution, in its transaction; and a task run the pass makes runnable while a local
-    worker is idle is claimed in that same transaction and handed over with its context.
+    execution, in its transaction; and a task run the pass makes runnable while local
+    workers have room (``room``: see QueueBackend.room) is claimed in that same transaction and handed over with its context.
     A step of a flow then costs one transaction, not three (report, pass, claim)."""
 
     def __init__(self, owner: str, store: Store, specs: SpecCache,
-                 idle_workers: Callable[[], int] = lambda: 0) -> None:
+                 room: Callable[[], int] = lambda: 0) -> None:
         self.owner = owner
         self.store = store
         self.specs = specs
-        self.idle_workers = idle_workers
-        # Idle local workers left to claim for in the current batch of passes (None: ask).
+        self.room = room
+        # Room left in local workers for the current batch of passes (None: ask).
         self._budget: int | None = None
         self.cache = SnapshotCache()
 
@@ -100,7 +99,7 @@ class Executor:
         """Passes over several executions in one transaction (one commit for all: with many
         executions under way, the commit is what a pass costs most). None if any of them
         loses a race or fails: the transaction rolled back, run them one at a time."""
-        self._budget = self.idle_workers()
+        self._budget = self.room()
         try:
             with transaction.atomic():
                 return [self._advance(w.execution_id, now, w.requeue, w.outcomes) for w in work]
@@ -175,7 +174,7 @@ class Executor:
         end = write.exe_path[-1] if write.exe_path else exe.state
         if taking_over and not end.is_terminal:
             fields["owner"] = self.owner
-        # Runnable task runs of this pass go to idle workers of this process claimed already.
+        # Runnable task runs of this pass go to workers of this process claimed already.
         prepared = self._claim_locally(exe, spec, decider, write, now) if not end.is_terminal else {}
         if decisions or fields or reported.changes:
             change = ExecutionChange(write.exe_path, exe.state, fields, version=exe.version,
@@ -228,10 +227,10 @@ class Executor:
 
     def _claim_locally(self, exe: ExecutionRow, spec: Any, decider: Decider, write: _Write,
                        now: datetime) -> dict[str, Assignment]:
-        """Claim, in this pass, the runnable task runs it makes that idle local workers can
-        take at once; their attempts start with the context the pass already holds."""
-        idle = self.idle_workers() if self._budget is None else self._budget
-        slots = min(idle, len(write.enqueue))
+        """Claim, in this pass, the runnable task runs it makes that local workers have room
+        for; their attempts start with the context the pass already holds."""
+        room = self.room() if self._budget is None else self._budget
+        slots = min(room, len(write.enqueue))
         prepared: dict[str, Assignment] = {}
         running = copy.copy(exe)
         running.state = decider.exe.state
@@ -318,8 +317,7 @@ class Executor:
 
     def _ended(self, exe: ExecutionRow, final: ExecutionView, end: State, spec: Any,
                outputs: dict[str, Any] | None, now: datetime, effects: Effects) -> None:
-        root = shared_root(exe.id)
-        transaction.on_commit(lambda: shutil.rmtree(root, ignore_errors=True))
+        transaction.on_commit(partial(remove_shared, exe.id))
         # A RETRIED subflow execution is not the end of the child: the execution retrying it
         # carries the same parent task run and reports to it.
         if exe.parent_taskrun_id and exe.parent_id and end != State.RETRIED:

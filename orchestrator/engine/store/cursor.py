@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 
 class Cursor:
@@ -67,3 +67,17 @@ def cursor() -> Iterator[Cursor]:
             yield Cursor(raw, conn.vendor == "sqlite")
         finally:
             raw.close()
+
+
+@contextmanager
+def writing() -> Iterator[Cursor]:
+    """A cursor for writes that must be atomic: in the caller's transaction when there is
+    one (an error then rolls all of it back, as ``atomic(savepoint=False)`` would), else in
+    a transaction of their own. Entering an atomic block that is already open costs more
+    than the write it guards (Django's connection lookups), on every step of a flow."""
+    if connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        with cursor() as cur:
+            yield cur
+        return
+    with transaction.atomic(savepoint=False), cursor() as cur:
+        yield cur

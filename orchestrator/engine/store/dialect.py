@@ -46,6 +46,9 @@ class Dialect:
     def notify(self, cursor: Any, channel: str, payload: str) -> None:
         """Send a notification delivered at commit, when the database has them."""
 
+    def checkpoint(self, cursor: Any) -> None:
+        """Move what the database logged into its main file, when it keeps such a log."""
+
 
 class SQLiteDialect(Dialect):
     name = "sqlite"
@@ -69,6 +72,11 @@ class SQLiteDialect(Dialect):
         if isinstance(value, datetime):
             return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+    def checkpoint(self, cursor: Any) -> None:
+        # PASSIVE: copies what no reader still needs and never waits for one; writers go on.
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        cursor.fetchone()
 
 
 class PostgresDialect(Dialect):

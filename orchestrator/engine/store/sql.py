@@ -30,7 +30,7 @@ from orchestrator.engine.store.base import (
     NewExecution,
     RunChange,
 )
-from orchestrator.engine.store.cursor import cursor
+from orchestrator.engine.store.cursor import cursor, writing
 from orchestrator.engine.store.columns import (
     DATE_FIELDS,
     EVENT,
@@ -83,7 +83,7 @@ class SqlStore(Scans, FlowRegistry):
         for number, entry in enumerate(entries, start=1):
             entry.seq = number
         exe_id = d.uuid(new.id)
-        with transaction.atomic(savepoint=False), cursor() as cur:
+        with writing() as cur:
             cur.execute(
                 f"INSERT INTO {EXECUTION} (id, revision_id, revision_number, namespace, flow_id, state, inputs, "
                 "outputs, labels, trigger, parent_execution_id, parent_taskrun_id, original_execution_id, created_at, "
@@ -157,14 +157,14 @@ class SqlStore(Scans, FlowRegistry):
         if not ids:
             return
         marks = ", ".join(["%s"] * len(ids))
-        with transaction.atomic(savepoint=False), cursor() as cur:
+        with writing() as cur:
             cur.execute(f"DELETE FROM {TASKRUN} WHERE execution_id = %s AND id IN ({marks})",
                         [self.d.uuid(execution_id), *(self.d.uuid(i) for i in ids)])
 
     def delete_execution(self, execution_id: str) -> None:
         d = self.d
         exe_id = d.uuid(execution_id)
-        with transaction.atomic(savepoint=False), cursor() as cur:
+        with writing() as cur:
             cur.execute(f"UPDATE {EXECUTION} SET parent_execution_id = NULL WHERE parent_execution_id = %s", [exe_id])
             cur.execute(f"UPDATE {EXECUTION} SET original_execution_id = NULL WHERE original_execution_id = %s",
                         [exe_id])
@@ -227,7 +227,7 @@ class SqlStore(Scans, FlowRegistry):
         ordered: list[Entry | LogLine] = (
             [*exe_entries[:-1], *items, *exe_entries[-1:], *logs, *end] if ending else [*exe_entries, *items, *logs]
         )
-        with transaction.atomic(savepoint=False), cursor() as cur:
+        with writing() as cur:
             head = self._update_execution(cur, execution_id, now, execution, len(ordered))
             last_seq, state, version = head[0], State(head[1]), head[2]
             for number, item in enumerate(ordered, start=last_seq - len(ordered) + 1):

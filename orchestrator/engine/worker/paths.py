@@ -1,6 +1,8 @@
 """Where workers keep files of an execution on this machine."""
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from django.conf import settings
@@ -13,3 +15,11 @@ def shared_dir_path(execution_id: str, taskrun_id: str) -> Path:
 
 def shared_root(execution_id: str) -> Path:
     return Path(settings.CHOREO_DATA_DIR) / "work" / "shared" / execution_id
+
+
+def remove_shared(execution_id: str) -> None:
+    """Delete the execution's shared folders, if it has any (most have none: checked
+    without building paths, once per execution that ends)."""
+    root = os.path.join(settings.CHOREO_DATA_DIR, "work", "shared", execution_id)
+    if os.path.isdir(root):
+        shutil.rmtree(root, ignore_errors=True)
