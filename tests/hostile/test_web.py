@@ -2,33 +2,13 @@
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.cli import ROOT, Cli
-
-
-class Server:
-    def __init__(self, cli: Cli, proc: subprocess.Popen[str], url: str) -> None:
-        self.cli, self.proc, self.url = cli, proc, url
-
-    def stderr_after_stop(self) -> str:
-        self.proc.terminate()
-        _, stderr = self.proc.communicate(timeout=30)
-        return stderr
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.cli import Cli, Server, serving
 
 
 @pytest.fixture
@@ -37,23 +17,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
     ran = cli("flows", "run", cli.flow("hello.yaml", "id: hello\nnamespace: acme.secret\ntasks:\n"
                                        "  - {id: hi, type: log, message: hi}\n"), "--json")
     assert ran.returncode == 0, ran.stderr
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port), "--role", "web"],
-                            cwd=ROOT, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/health").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.1)
-    yield Server(cli, proc, url)
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    with serving(cli, role="web") as server:
+        yield server
 
 
 def test_the_home_page_shows_a_stranger_nothing_but_the_sign_in_link(server: Server) -> None:

@@ -19,6 +19,9 @@ Position = tuple[int, int]  # 1-based line and column
 
 # Aliases can make a tiny text expand enormously ("billion laughs"); a flow never needs this many nodes.
 MAX_NODES = 200_000
+# A flow's text, refused above this before it is parsed: PyYAML composes about 250 kB a
+# second, so a 10 MB file would take a minute and a gigabyte before any other check.
+MAX_FLOW_CHARS = 1024 * 1024
 
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
@@ -153,6 +156,11 @@ def _position(node: Node) -> Position:
 
 def load_document(text: str) -> tuple[Document | None, list[YamlProblem]]:
     """The document of ``text``; None with the problems when it cannot be read at all."""
+    if len(text) > MAX_FLOW_CHARS:
+        return None, [YamlProblem(
+            f"The flow is too large: {len(text):,} characters, more than the {MAX_FLOW_CHARS:,} a flow may have. "
+            "Keep large scripts, queries and data in files (namespace files, internal storage) and read them "
+            "from the flow", 1, 1)]
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:

@@ -9,8 +9,10 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from jinja2 import Undefined
+from jinja2 import Undefined, pass_context
+from jinja2.runtime import Context
 
+from orchestrator.engine.expressions.limits import MAX_SIZE, check_output, check_size
 from orchestrator.engine.expressions.mapentry import MapEntry
 
 
@@ -48,8 +50,36 @@ def to_display(value: Any) -> str:
 
 
 def to_json(value: Any) -> str:
-    """Compact JSON (``{"a":1}``), non-ASCII kept, dates as ISO strings."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    """Compact JSON (``{"a":1}``), non-ASCII kept, dates as ISO strings.
+
+    Refused when it would hold more than MAX_SIZE characters, before it is built: values
+    that share parts (YAML aliases, a list repeated) print each part every time, so a
+    small value in memory can be an enormous text."""
+    _check_json_size(value)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    check_size(len(text))  # escapes (\u0000...) make the text longer than the walk counts
+    return text
+
+
+def _check_json_size(value: Any) -> None:
+    """Walk the value counting at least the characters its JSON has; stop past MAX_SIZE."""
+    size = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            size += len(item) + 2
+        elif isinstance(item, Mapping):
+            size += 2 + 2 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            size += 2 + len(item)
+            stack.extend(item)
+        else:
+            size += 1
+        if size > MAX_SIZE:
+            check_size(size)
 
 
 def float_text(value: float) -> str:
@@ -92,3 +122,17 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return str(value)
+
+
+@pass_context
+def finalize(context: Context, value: Any) -> str:
+    """Jinja's ``finalize``: ``to_display``, counting what ``{{ }}`` tags print in one render.
+
+    The count includes text captured by ``{% set %}``/``{% filter %}`` blocks and macros,
+    which never reaches the top-level output check.
+    """
+    text = to_display(value)
+    printed: int = getattr(context, "_pebble_printed", 0) + len(text)
+    context._pebble_printed = printed  # type: ignore[attr-defined]
+    check_output(printed)
+    return text

@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-import jq
 from jinja2 import Undefined
 
 from orchestrator.engine.expressions.display import to_display, to_json
 from orchestrator.engine.expressions.filters import null_safe
+from orchestrator.engine.expressions.jqpool import run_jq
 
 
 def json_encode(value: Any) -> str:
@@ -42,13 +42,7 @@ def jq_filter(value: Any, expression: str) -> list[Any] | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else to_json(value)
-    results: list[Any] = _jq_program(str(expression)).input_text(text).all()
-    return results
-
-
-@lru_cache(maxsize=256)
-def _jq_program(expression: str) -> Any:
-    return jq.compile(expression)
+    return run_jq(str(expression), text)
 
 
 @null_safe

@@ -7,7 +7,7 @@ from typing import Any
 
 from orchestrator.engine.expressions import dates, encoding, filters
 from orchestrator.engine.expressions.functions import FUNCTIONS
-from orchestrator.engine.expressions.limits import finalize
+from orchestrator.engine.expressions.display import finalize
 from orchestrator.engine.expressions.operators import OPERATOR_FILTERS
 from orchestrator.engine.expressions.predicates import TESTS
 from orchestrator.engine.expressions.sandbox import PebbleSandbox
@@ -85,6 +85,10 @@ def build_environment(extra_globals: Mapping[str, Callable[..., Any]]) -> Pebble
         undefined=ChainedUndefined,
         finalize=finalize,
         keep_trailing_newline=True,
+        # Jinja's optimizer calls filters whose arguments are constants while it compiles:
+        # outside every limit of a render (jq, the stop of an attempt) and even when a
+        # flow is only validated.
+        optimized=False,
     )
     for name in _REMOVED_GLOBALS:
         environment.globals.pop(name, None)

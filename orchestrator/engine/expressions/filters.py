@@ -122,7 +122,10 @@ def split(value: Any, delimiter: str, limit: int | None = None) -> list[str]:
 
 @null_safe
 def join(value: Iterable[Any], separator: str = "") -> str:
-    return to_display(separator).join(to_display(item) for item in value)
+    sep = to_display(separator)
+    items = [to_display(item) for item in value]
+    check_size(sum(map(len, items)) + len(sep) * max(len(items) - 1, 0))
+    return sep.join(items)
 
 
 @null_safe

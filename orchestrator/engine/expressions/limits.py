@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from jinja2 import pass_context
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-
-from orchestrator.engine.expressions.display import to_display
 
 MAX_RANGE = 100_000  # elements one range() / a..b may produce
 MAX_LOOP_ITERATIONS = 1_000_000  # iterations all {% for %} loops of one render may run
@@ -16,6 +15,34 @@ MAX_SIZE = 10_000_000  # characters of a built string, elements of a built list
 MAX_OUTPUT = 50_000_000  # characters one render may produce (read() can inline big files)
 MAX_POWER_BITS = 100_000  # bits of an integer built with **
 MAX_RENDER_DEPTH = 10  # nested render() calls
+# jq() runs in helper processes (see jqpool): wall time and address space of one program.
+JQ_TIMEOUT_SECONDS = 10.0
+JQ_MEMORY_BYTES = 512 * 1024 * 1024
+JQ_HELPERS = 4  # helper processes at most, per server process
+
+# Whether the attempt rendering here must stop (killed, timed out): set by the worker.
+_stop_requested: ContextVar[Callable[[], bool] | None] = ContextVar("expression_stop_requested", default=None)
+
+
+class Interrupted(BaseException):
+    """The attempt rendering an expression was stopped. A BaseException so that no
+    ``except Exception`` on the way (Jinja's, the renderer's) turns it into an error."""
+
+
+@contextmanager
+def interruptible(stop_requested: Callable[[], bool]) -> Iterator[None]:
+    """Renders inside check ``stop_requested`` at loop iterations and while jq runs."""
+    token = _stop_requested.set(stop_requested)
+    try:
+        yield
+    finally:
+        _stop_requested.reset(token)
+
+
+def check_interrupt() -> None:
+    stop_requested = _stop_requested.get()
+    if stop_requested is not None and stop_requested():
+        raise Interrupted()
 
 
 def check_output(size: int) -> None:
@@ -26,17 +53,3 @@ def check_output(size: int) -> None:
 def check_size(size: int) -> None:
     if size > MAX_SIZE:
         raise SecurityError(f"the result would hold {size} characters or elements, more than the limit of {MAX_SIZE}")
-
-
-@pass_context
-def finalize(context: Context, value: Any) -> str:
-    """Jinja's ``finalize``: ``to_display``, counting what ``{{ }}`` tags print in one render.
-
-    The count includes text captured by ``{% set %}``/``{% filter %}`` blocks and macros,
-    which never reaches the top-level output check.
-    """
-    text = to_display(value)
-    printed: int = getattr(context, "_pebble_printed", 0) + len(text)
-    context._pebble_printed = printed  # type: ignore[attr-defined]
-    check_output(printed)
-    return text

@@ -13,7 +13,7 @@ from jinja2.runtime import Context
 
 from orchestrator.engine.expressions.environment import build_environment
 from orchestrator.engine.expressions.errors import ExpressionError, PebbleSyntaxError
-from orchestrator.engine.expressions.limits import MAX_OUTPUT, MAX_RENDER_DEPTH, check_output
+from orchestrator.engine.expressions.limits import MAX_OUTPUT, MAX_RENDER_DEPTH, check_interrupt, check_output
 from orchestrator.engine.expressions.pebble import translate
 
 Functions = Mapping[str, Callable[..., Any]]
@@ -46,7 +46,7 @@ def render_typed(template: str, context: Mapping[str, Any], functions: Functions
         if compiled is not None:
             jinja_context = _new_context(compiled, context, functions)
             for _ in compiled.root_render_func(jinja_context):
-                pass
+                check_interrupt()
             return _native(jinja_context.vars[_RESULT])
     except Exception as exc:
         error = _expression_error(template, exc)
@@ -122,6 +122,7 @@ def _collect(pieces: Iterator[str]) -> str:
     collected: list[str] = []
     size = 0
     for piece in pieces:
+        check_interrupt()
         size += len(piece)
         if size > MAX_OUTPUT:
             check_output(size)

@@ -92,6 +92,11 @@ def _refuse_format(*args: Any, **kwargs: Any) -> str:
 
 
 def _check_repeat(left: Any, right: Any) -> None:
+    if isinstance(left, int) and isinstance(right, int):
+        # x * x twelve times over would build an integer of hundreds of millions of bits.
+        if left.bit_length() + right.bit_length() > MAX_POWER_BITS:
+            raise SecurityError(f"the product would exceed {MAX_POWER_BITS} bits")
+        return
     for sequence, count in ((left, right), (right, left)):
         if isinstance(sequence, (str, bytes, list, tuple)) and isinstance(count, int):
             check_size(len(sequence) * max(count, 0))

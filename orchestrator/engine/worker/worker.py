@@ -22,6 +22,7 @@ from orchestrator.engine.executor.context import execution_context, outputs_map,
 from orchestrator.engine.executor.snapshot import ExecutionView, TaskRunView
 from orchestrator.engine.durations import DurationError, format_duration, resolve_duration
 from orchestrator.engine.expressions import ExpressionError
+from orchestrator.engine.expressions.limits import Interrupted, interruptible
 from orchestrator.engine.journal import Event, LogLine
 from orchestrator.engine.logs import prepare
 from orchestrator.engine.queue.base import Job
@@ -105,9 +106,11 @@ class Worker:
             ctx.timeout = resolve_duration(job.task.timeout, ctx.render_str, "timeout", positive=True)
             ctx.deadline = self.now() + ctx.timeout if ctx.timeout else None
             assert isinstance(job.task, RunnableTask)
-            outputs = _within_cap(job.task.run(ctx) or {})
+            # A kill or a timeout also stops the task while it renders an expression.
+            with interruptible(lambda: ctx.killed):
+                outputs = _within_cap(job.task.run(ctx) or {})
             state = State.SUCCESS
-        except TaskKilled:
+        except (TaskKilled, Interrupted):
             state, reason = self._stopped(ctx, job)
         except (TaskFailed, ExpressionError) as exc:
             state, reason = State.FAILED, str(exc)
