@@ -4,8 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+# Run as root, tasks run as this unprivileged user (README: Isolation); CHOREO_TASK_USER= turns it off.
+TASK_USER ?= choreo-task
+RUN_TASKS_AS := $(shell [ "$$(id -u)" = 0 ] && echo $(TASK_USER))
 
-.PHONY: install run test test-sqlite test-postgres check bench clean
+.PHONY: install task-user run test test-sqlite test-postgres check bench clean
 
 $(STAMP): pyproject.toml
 	@echo "Installing Choreo's Python packages into $(VENV) (a minute or two the first time)..."
@@ -16,19 +19,38 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py collectstatic --noinput -v 0
-	$(BIN)/python manage.py flows deploy flows/examples
-	$(BIN)/python manage.py serve
+# As root: the task user, and the right to pass through the folders that lead to the
+# server's Python and to the project (nothing else: an ACL entry for that user only).
+task-user: install
+	@if [ "$$(id -u)" = 0 ]; then \
+		id -u $(TASK_USER) >/dev/null 2>&1 || { echo "Creating the user $(TASK_USER) that tasks run as"; \
+			useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $(TASK_USER); }; \
+		command -v setfacl >/dev/null || { echo "Installing Debian's acl package (setfacl)"; \
+			export DEBIAN_FRONTEND=noninteractive; { apt-get install -y -q acl || \
+				{ apt-get update -q && apt-get install -y -q acl; }; } >/dev/null 2>&1 || \
+				{ echo "FAILED: apt-get install acl" >&2; exit 1; }; }; \
+		for path in "$$(readlink -f $(BIN)/python)" "$(CURDIR)/orchestrator"; do \
+			dir="$$(dirname "$$path")"; \
+			while [ "$$dir" != "/" ]; do \
+				[ -n "$$(find "$$dir" -maxdepth 0 -perm -o=x)" ] || setfacl -m "u:$(TASK_USER):x" "$$dir"; \
+				dir="$$(dirname "$$dir")"; \
+			done; \
+		done; \
+	fi
+
+run: install task-user
+	CHOREO_TASK_USER=$${CHOREO_TASK_USER-$(RUN_TASKS_AS)} $(BIN)/python manage.py migrate --noinput
+	CHOREO_TASK_USER=$${CHOREO_TASK_USER-$(RUN_TASKS_AS)} $(BIN)/python manage.py collectstatic --noinput -v 0
+	CHOREO_TASK_USER=$${CHOREO_TASK_USER-$(RUN_TASKS_AS)} $(BIN)/python manage.py flows deploy flows/examples
+	CHOREO_TASK_USER=$${CHOREO_TASK_USER-$(RUN_TASKS_AS)} $(BIN)/python manage.py serve
 
 check: install
 	$(BIN)/python -m mypy orchestrator flows ui
 	$(BIN)/lint-imports
 
 # The bench tests create (and drop) throwaway databases on this server when it answers.
-test-sqlite: install
-	CHOREO_TEST_POSTGRES_URL=$(PG_URL) $(BIN)/python -m pytest
+test-sqlite: install task-user
+	CHOREO_TEST_POSTGRES_URL=$(PG_URL) CHOREO_TEST_TASK_USER=$(RUN_TASKS_AS) $(BIN)/python -m pytest
 
 # The engine and integration tests again on PostgreSQL when one answers. When none does,
 # this pass is skipped, or fails with CHOREO_REQUIRE_POSTGRES=1 (CI sets it).

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
 from pathlib import Path
 
@@ -77,3 +78,35 @@ def secret_key(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def env_task_user(name: str) -> str:
+    """The user task processes run as ("" for the server's own): it must exist, and only
+    root can start processes as another user."""
+    value = env_str(name, "")
+    if not value:
+        return ""
+    try:
+        pwd.getpwnam(value)
+    except KeyError:
+        raise ConfigError(f"{name}={value!r}: no such user on this machine (make run creates 'choreo-task' "
+                          f"when it runs as root; or unset {name} to run tasks as the server's user)") from None
+    if os.geteuid() != 0:
+        raise ConfigError(f"{name}={value!r}: only a server running as root can run tasks as another user "
+                          f"(unset {name} to run them as {pwd.getpwuid(os.geteuid()).pw_name})")
+    return value
+
+
+# Entries of the data dir a task user may reach (each guards its own contents).
+_REACHABLE = frozenset({"work", "venvs"})
+
+
+def protect_data_dir(data_dir: Path) -> None:
+    """With a task user: the data dir may be passed through (to the task folders under
+    work/, the Python environments under venvs/), never listed; everything else in it
+    (the database, the secret key, internal storage) is the server's alone."""
+    os.chmod(data_dir, 0o711)
+    for entry in data_dir.iterdir():
+        if entry.name in _REACHABLE or entry.is_symlink():
+            continue
+        os.chmod(entry, 0o700 if entry.is_dir() else 0o600)

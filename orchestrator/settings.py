@@ -7,7 +7,9 @@ from pathlib import Path
 import dj_database_url
 
 from orchestrator.engine.tasks.builtin import BUILTIN_TASK_MODULES
-from orchestrator.config import env_bool, env_choice, env_float, env_int, env_str, secret_key
+from orchestrator.config import (
+    env_bool, env_choice, env_float, env_int, env_str, env_task_user, protect_data_dir, secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -15,6 +17,12 @@ CHOREO_DATA_DIR = Path(env_str("CHOREO_DATA_DIR", str(BASE_DIR / "data"))).resol
 CHOREO_SHARED_DIR = Path(env_str("CHOREO_SHARED_DIR", str(BASE_DIR.parent / "shared"))).resolve()
 CHOREO_MODE = env_choice("CHOREO_MODE", "standalone", ("standalone", "distributed"))
 CHOREO_DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Task processes run as this user (see engine/tasks/isolation.py); "" runs them as the server's.
+CHOREO_TASK_USER = env_task_user("CHOREO_TASK_USER")
+if CHOREO_TASK_USER:
+    # What the server writes (database, storage, secret key) is its own: the task user reads none of it.
+    os.umask(0o077)
+    protect_data_dir(CHOREO_DATA_DIR)
 
 SECRET_KEY = secret_key(CHOREO_DATA_DIR)
 DEBUG = env_bool("CHOREO_DEBUG", False)

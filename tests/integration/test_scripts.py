@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import re
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from flows.models import Execution, LogEntry
 from orchestrator.engine import services
 from orchestrator.engine.tasks import pyenvs
 from tests.helpers import Runner, terminal
+from tests.wheels import write_wheel
 
 
 
@@ -410,27 +409,10 @@ def test_a_python_script_sends_outputs_with_the_kestra_and_choreo_helpers(runner
     assert run.outputs["outputFiles"] == {}
 
 
-def _wheel(folder: Path, name: str = "choreo_probe", version: str = "1.0") -> None:
-    """A minimal pure-Python wheel, written by hand (no build backend needed offline)."""
-    dist = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}/__init__.py": b"VALUE = 42\n",
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: choreo-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = [f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode().rstrip('=')},"
-              f"{len(data)}" for path, data in files.items()]
-    files[f"{dist}/RECORD"] = ("\n".join([*record, f"{dist}/RECORD,,"]) + "\n").encode()
-    folder.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as wheel:
-        for path, data in files.items():
-            wheel.writestr(path, data)
-
-
 @pytest.fixture
 def offline_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Path:
     settings.CHOREO_DATA_DIR = tmp_path / "data"
-    _wheel(tmp_path / "wheels")
+    write_wheel(tmp_path / "wheels")
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "wheels"))
     return tmp_path / "data" / "venvs"

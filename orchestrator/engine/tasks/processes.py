@@ -28,6 +28,7 @@ from django.conf import settings
 
 from orchestrator.engine.reaper import REAPER
 from orchestrator.engine.tasks.base import Level, RunContext, TaskFailed, TaskKilled
+from orchestrator.engine.tasks.isolation import popen_options, task_user
 
 STOP_GRACE_SECONDS = 1.0
 # A log line is cut here, below settings.CHOREO_LOG_MESSAGE_MAX, so the cut marker shows.
@@ -40,9 +41,6 @@ READ_LINE_MAX = 1024 * 1024
 _DRAIN_SECONDS = 2.0
 _POLL_SECONDS = 0.1
 _IDLE_SECONDS = 0.02
-# Variables of the engine itself that a script must never see.
-_HIDDEN_ENV_PREFIXES = ("SECRET_", "CHOREO_", "DJANGO_")
-_HIDDEN_ENV = frozenset({"DATABASE_URL"})
 
 
 @dataclass
@@ -53,24 +51,25 @@ class ProcessResult:
     oversized_outputs: int = 0  # bytes of an outputs line too long to be read whole
 
 
-def base_env() -> dict[str, str]:
-    """The worker's environment without the engine's own settings and secrets."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(_HIDDEN_ENV_PREFIXES) and k not in _HIDDEN_ENV}
-
-
 def run_process(ctx: RunContext, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
                 stdout_level: Level = Level.INFO, stderr_level: Level = Level.WARN,
                 parse_outputs: bool = True) -> ProcessResult:
     """Run ``argv`` to its end, logging its output line by line; returns its exit code
-    (128 + N when signal N ended it). Raises TaskKilled if the attempt was stopped."""
+    (128 + N when signal N ended it). Raises TaskKilled if the attempt was stopped.
+
+    ``env`` is all the process sees (see isolation.process_env); it runs as the task user
+    when there is one, and ``cwd`` must then be the task user's (isolation.hand_over)."""
     if ctx.killed:
         raise TaskKilled("stopped before the process started")
     try:
         proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                **popen_options())
     except OSError as exc:
-        raise TaskFailed(f"Cannot start {argv[0]!r}: {exc.strerror or exc}") from None
+        user = task_user()
+        advice = (f" (tasks run as the user {user.name!r}, CHOREO_TASK_USER: it must be able to run it; "
+                  "make run grants it access to the server's Python)") if user is not None else ""
+        raise TaskFailed(f"Cannot start {argv[0]!r}: {exc.strerror or exc}{advice}") from None
     group = _Group(proc)
     REAPER.track(proc.pid)
     ctx.on_stop(group.stop)

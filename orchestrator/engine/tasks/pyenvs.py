@@ -29,6 +29,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from orchestrator.engine.tasks.isolation import hand_over, shared_folder, take_back
 from orchestrator.engine.tasks.processes import run_process
 from orchestrator.engine.tasks.base import RunContext, TaskFailed
 
@@ -81,7 +82,7 @@ def python_for(ctx: RunContext, requirements: Iterable[str], env: Mapping[str, s
     if (path / READY).is_file():
         ctx.log("DEBUG", f"Using the cached Python environment {path}")
         return python
-    path.parent.mkdir(parents=True, exist_ok=True)
+    shared_folder(path.parent)
     with open(path.parent / f"{key}.lock", "w") as lock:
         _lock(ctx, lock.fileno())
         try:
@@ -108,6 +109,13 @@ def _build(ctx: RunContext, path: Path, requirements: list[str], env: Mapping[st
     if path.exists():
         shutil.rmtree(path)  # left half-built by a process that died
     ctx.log("INFO", f"Building a Python environment for {', '.join(requirements)} in {path}")
+    # Built by the task user (pip runs the packages' build code), then made the server's:
+    # read-only to the tasks that share it.
+    path.mkdir()
+    hand_over(path)
+    # The server's pip settings (a mirror: PIP_INDEX_URL...) apply to the build, not to scripts.
+    pip = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+    build_env = {**env, **pip, "HOME": str(path), "PIP_NO_CACHE_DIR": "1"}
     try:
         steps = (
             ("creating the virtual environment", [sys.executable, "-m", "venv", str(path)]),
@@ -115,10 +123,11 @@ def _build(ctx: RunContext, path: Path, requirements: list[str], env: Mapping[st
                                              "--disable-pip-version-check", "--no-input", *requirements]),
         )
         for what, argv in steps:
-            result = run_process(ctx, argv, cwd=path.parent, env=env, parse_outputs=False)
+            result = run_process(ctx, argv, cwd=path, env=build_env, parse_outputs=False)
             if result.exit_code != 0:
                 raise TaskFailed(f"Building the Python environment failed while {what} "
                                  f"(exit code {result.exit_code}); see the lines above")
+        take_back(path)
         marker = path / f"{READY}.tmp"
         marker.write_text(json.dumps({"requirements": requirements, "python": sys.version,
                                       "built": datetime.now(timezone.utc).isoformat()}))

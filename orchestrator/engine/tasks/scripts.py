@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from orchestrator.engine.tasks.processes import ProcessResult, base_env, run_process
+from orchestrator.engine.tasks.isolation import hand_over, process_env
+from orchestrator.engine.tasks.processes import ProcessResult, run_process
 from orchestrator.engine.tasks.base import RunContext, RunnableTask, TaskFailed
 from orchestrator.engine.tasks.files import InputFiles, store_output_files, write_input_files
 
@@ -40,10 +41,11 @@ class ScriptTask(RunnableTask):
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         workdir = ctx.working_dir
-        env = {**base_env(), **{str(k): str(v) for k, v in ctx.render(self.env).items()}}
+        env = {**process_env(workdir), **{str(k): str(v) for k, v in ctx.render(self.env).items()}}
         write_input_files(ctx, self.inputFiles, workdir)
         before = [ctx.render_str(c) for c in self.beforeCommands]
         main, scratch = self.main_lines(ctx, workdir, env)
+        hand_over(workdir)
         try:
             result = self.run_lines(ctx, [*before, *main], workdir, env)
         finally:

@@ -23,6 +23,7 @@ from orchestrator.engine.journal import LogLine
 from orchestrator.engine.secrets import SecretNotFound, lookup_secret, mask_forms, mask_text
 from orchestrator.engine.storage import StorageError, storage, task_uri
 from orchestrator.engine.tasks.base import Level, RetryPolicy, Task
+from orchestrator.engine.tasks.isolation import shared_folder
 from orchestrator.engine.worker.logbudget import LogBudget
 
 log = logging.getLogger(__name__)
@@ -179,10 +180,12 @@ class WorkerContext:
             shared = self.job.shared_dir
             if shared:
                 self._working_dir = Path(shared)
-                self._working_dir.mkdir(parents=True, exist_ok=True)
+                for folder in reversed(self._working_dir.parents[:3]):  # work/shared/<execution>
+                    shared_folder(folder)
+                self._working_dir.mkdir(exist_ok=True)
             else:
                 base = Path(settings.CHOREO_DATA_DIR) / "work"
-                base.mkdir(parents=True, exist_ok=True)
+                shared_folder(base)
                 self._working_dir = Path(tempfile.mkdtemp(prefix=f"{self.task_id}-", dir=base))
                 self._owns_working_dir = True
         return self._working_dir
