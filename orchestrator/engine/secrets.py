@@ -11,6 +11,8 @@ import binascii
 import hashlib
 import json
 import os
+import re
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -111,7 +113,42 @@ def lookup_secret(name: str) -> str:
 
 
 def mask_forms(secret: str) -> list[str]:
-    """Every form a secret may take in output: whole, JSON-escaped, and each of its lines."""
-    forms = {secret, json.dumps(secret)[1:-1]}
+    """Every form a secret may take in output: whole, JSON-escaped, base64 (standard and
+    URL-safe, padded or not), URL-encoded, and each of its lines.
+
+    Not masked, because no fixed text can be looked for: a secret reversed, in hex, cut
+    in pieces, or spread over lines other than its own. Masking keeps honest output tidy;
+    it cannot stop a script that means to print a secret (isolation is what protects the
+    server's, see tasks/isolation.py)."""
+    data = secret.encode()
+    forms = {secret, json.dumps(secret)[1:-1], urllib.parse.quote(secret), urllib.parse.quote(secret, safe=""),
+             urllib.parse.quote_plus(secret)}
+    for encoded in (base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode()):
+        forms.update((encoded, encoded.rstrip("=")))
     forms.update(line for line in secret.splitlines() if len(line.strip()) >= 3)
     return sorted((f for f in forms if f), key=len, reverse=True)
+
+
+# ``secret('NAME')`` as a flow writes it (Pebble's single or double quotes).
+_SECRET_CALL = re.compile(r"""\bsecret\(\s*(['"])([^'"\s]+)\1\s*\)""")
+
+
+def secret_names(text: str) -> tuple[str, ...]:
+    """The secrets a flow's text names: every task of its executions masks them, so a
+    value passed on through outputs or files is masked where it shows up again."""
+    return tuple(sorted({match.group(2) for match in _SECRET_CALL.finditer(text)}))
+
+
+def masks(inputs: dict[str, Any], names: Iterable[str] = ()) -> list[str]:
+    """The texts to mask for an execution: every form of its SECRET inputs and of the
+    secrets its flow names (those that cannot be looked up are left to the task that
+    asks for them, which fails)."""
+    plain = secret_values(inputs)
+    for name in names:
+        try:
+            plain.append(lookup_secret(name))
+        except SecretNotFound:
+            continue
+    if not plain:
+        return []
+    return sorted({form for value in plain if value for form in mask_forms(value)}, key=len, reverse=True)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from orchestrator.engine.dsl.checks import FlowChecks
 from orchestrator.engine.dsl.defaults import Default, apply_defaults, read_defaults
 from orchestrator.engine.dsl.document import Document, Path, load_document
+from orchestrator.engine.secrets import secret_names
 from orchestrator.engine.dsl.issues import Describer, FlowIssue, issue_at, path_text, validation_issues
 from orchestrator.engine.dsl.spec import FlowSpec
 from orchestrator.engine.tasks.children import PREPARE_TASK
@@ -88,6 +89,8 @@ def parse_flow(
     checks.run(known_flows)
     errors.extend(checks.errors)
     errors = _sorted(errors)
+    if flow is not None and not errors:
+        flow._secret_names = secret_names(text)
     return ParseResult(None if errors else flow, errors, _sorted(checks.warnings))
 
 

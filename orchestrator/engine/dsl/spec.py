@@ -74,6 +74,8 @@ class FlowSpec(BaseModel):
 
     _by_id: dict[str, Task] | None = PrivateAttr(default=None)
     _parents: dict[str, Task] | None = PrivateAttr(default=None)
+    # The secrets the flow's text names (set by parse_flow; see secrets.secret_names).
+    _secret_names: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -91,6 +93,10 @@ class FlowSpec(BaseModel):
     @property
     def uid(self) -> str:
         return f"{self.namespace}.{self.id}"
+
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        return self._secret_names
 
     def walk_tasks(self) -> Iterator[Task]:
         """Every task of the flow, depth first: tasks, errors, finally, then listeners' tasks."""

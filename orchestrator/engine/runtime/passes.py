@@ -36,7 +36,7 @@ from orchestrator.engine.journal import Event, LogLine
 from orchestrator.engine.logs import prepare
 from orchestrator.engine.queue.base import Job
 from orchestrator.engine.runtime.cache import Snapshot, SnapshotCache
-from orchestrator.engine.secrets import secret_values, unseal_inputs
+from orchestrator.engine.secrets import mask_values, masks, unseal_inputs
 from orchestrator.engine.states import State
 from orchestrator.engine.store import Conflict, ExecutionChange, ExecutionRow, RunChange, Store
 from orchestrator.engine.store.specs import InvalidStoredFlow, SpecCache
@@ -167,7 +167,9 @@ class Executor:
         wake_at = decider.next_wake()
         effects.wake_at = wake_at
         fields: dict[str, Any] = {}
+        hidden = masks(exe.inputs, spec.secret_names) if write.outputs or write.logs else []
         if write.outputs is not None:
+            write.outputs = mask_values(write.outputs, hidden)
             fields["outputs"] = write.outputs
         if wake_at != exe.wake_at:
             fields["wake_at"] = wake_at
@@ -182,7 +184,7 @@ class Executor:
             result = self.store.commit(
                 exe.id, now, execution=change, created=list(write.created.values()),
                 runs=list(write.changes.values()),
-                logs=reported.logs + prepare(write.logs, secret_values(exe.inputs)),
+                logs=reported.logs + prepare(write.logs, hidden),
             )
             effects.events = result.events
             seq, version = result.seq, result.version
@@ -363,7 +365,7 @@ class Executor:
         final = State.KILLED if exe.state == State.KILLING else State.FAILED
         line = LogLine(None, "", None, "ERROR", now, reason)
         result = self.store.commit(
-            exe.id, now, runs=changes, logs=prepare([line], secret_values(exe.inputs)),
+            exe.id, now, runs=changes, logs=prepare([line], masks(exe.inputs)),
             execution=ExecutionChange([final], exe.state, {"wake_at": None, "meta": {**exe.meta, "reason": reason}},
                                       version=exe.version),
         )

@@ -14,7 +14,7 @@ from orchestrator.engine.expressions import render
 from orchestrator.engine.journal import Event, LogLine
 from orchestrator.engine.logs import prepare
 from orchestrator.engine.executor.retries import GIVE_UP, NEW_EXECUTION_AT, Chain, Next, after_failure, policy_for
-from orchestrator.engine.secrets import secret_values, unseal_inputs
+from orchestrator.engine.secrets import masks, unseal_inputs
 from orchestrator.engine.states import State
 from orchestrator.engine.store import ExecutionRow, LostAttempt, RunChange, Store
 from orchestrator.engine.store.specs import SpecCache
@@ -58,7 +58,7 @@ def recover_lost_attempt(store: Store, specs: SpecCache, lost: LostAttempt, now:
         level = "WARN" if new_state in (State.RETRYING, State.RETRIED) else "ERROR"
         line = LogLine(run.id, run.task_id, len(attempts), level, now, reason)
         result = store.commit(
-            exe.id, now, logs=prepare([line], secret_values(exe.inputs)),
+            exe.id, now, logs=prepare([line], masks(exe.inputs)),
             runs=[RunChange(run, expect=State.RUNNING, path=[new_state], expect_lease=lost.lease_owner,
                             required=False)],
         )

@@ -35,7 +35,7 @@ from orchestrator.engine.executor.retries import (
     policy_for,
     warns_after_success,
 )
-from orchestrator.engine.secrets import mask_values, secret_values, unseal_inputs
+from orchestrator.engine.secrets import mask_values, masks, unseal_inputs
 from orchestrator.engine.states import State
 from orchestrator.engine.store import codec
 from orchestrator.engine.store import Claim, ExecutionChange, ExecutionRow, RunChange, Store
@@ -193,7 +193,8 @@ class Worker:
         run.meta = meta
         if new_state.is_terminal:
             run.end_date = now
-        self.report(Outcome(job.execution_id, run, prepare(logs, ctx.secrets), dict(ctx.labels), self.instance_id))
+        labels = {key: ctx.mask(value) for key, value in ctx.labels.items()}
+        self.report(Outcome(job.execution_id, run, prepare(logs, ctx.secrets), labels, self.instance_id))
 
     def _report_failure(self, claim: Claim, reason: str) -> None:
         now = self.now()
@@ -204,7 +205,7 @@ class Worker:
         run.lease_owner = ""
         run.end_date = now
         line = LogLine(run.id, run.task_id, claim.attempt, "ERROR", now, reason)
-        logs = prepare([line], secret_values(claim.execution.inputs))
+        logs = prepare([line], masks(claim.execution.inputs))
         self.report(Outcome(claim.execution.id, run, logs, {}, self.instance_id))
 
     def interrupt(self, job: Assignment) -> None:
@@ -261,7 +262,7 @@ def assignment(spec: Any, exe: ExecutionRow, run: TaskRunView, ancestors: list[T
     return Assignment(
         execution_id=exe.id, run=run, attempt=attempt, task=task, context=context,
         retry=policy_for(spec, task.id), chain=Chain.of(exe.meta, exe.start_date),
-        secrets=secret_values(exe.inputs), namespace=exe.namespace, flow_id=exe.flow_id,
+        secrets=masks(exe.inputs, spec.secret_names), namespace=exe.namespace, flow_id=exe.flow_id,
         shared_dir=str(shared_dir_path(exe.id, shared.id)) if shared is not None else None,
     )
 
