@@ -90,3 +90,20 @@ def test_an_input_the_flow_does_not_declare_is_named_in_a_warning(cli: Cli) -> N
     assert ("warning: --input nmae: flow t.greet has no input 'nmae' (its inputs: name); "
             "the value is ignored") in proc.stderr
     assert "--input name" not in proc.stderr
+
+
+# Found by tests/hostile/test_fuzz.py.
+@pytest.mark.parametrize(("text", "line", "column", "says"), [
+    ("id: f\nnamespace: t\ninputs:\n  - id: name\n    type: STRING\n    defaults: world\n    validator: '*a'\n"
+     "tasks:\n  - {id: x, type: log, message: hi}\n", 7, 16, "validator is not a valid regular expression"),
+    ("id: f\nnamespace: t\nlabels:\n  - key: []\n    value: data\ntasks:\n  - {id: x, type: log, message: hi}\n",
+     4, 3, "a label's key must be text, got list"),
+], ids=["invalid-validator-with-defaults", "label-key-a-list"])
+def test_fuzzed_flows_that_raised_are_validation_errors(cli: Cli, text: str, line: int, column: int,
+                                                        says: str) -> None:
+    path = cli.flow("fuzzed.yaml", text)
+    proc = cli("flows", "validate", path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.startswith(f"{path}:{line}:{column}: "), proc.stdout
+    assert says in proc.stdout

@@ -107,3 +107,19 @@ def test_an_oversized_flow_is_refused_before_it_is_parsed() -> None:
     [error] = result.errors
     assert (error.line, error.column) == (1, 1)
     assert f"{len(text):,} characters, more than the 1,048,576 a flow may have" in error.message
+
+
+def test_a_render_that_keeps_looping_stops_at_its_time_budget() -> None:
+    # Found by tests/hostile/test_fuzz.py: a million iterations (the loop cap) took 10 s.
+    started = time.monotonic()
+    message = _failure("{% for x in range(999) %}{% for y in range(999) %}{{ (x ~ y) | upper }}{% endfor %}{% endfor %}")
+    assert f"ran longer than {limits.MAX_RENDER_SECONDS:g} s" in message
+    assert time.monotonic() - started < limits.MAX_RENDER_SECONDS + 1
+
+
+def test_time_spent_in_jq_does_not_count_against_the_render_budget(pool: jqpool.JqPool,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "MAX_RENDER_SECONDS", 0.2)
+    monkeypatch.setattr(jqpool, "JQ_TIMEOUT_SECONDS", 5.0)
+    # A jq program that takes about half a second, longer than the whole render budget.
+    assert render("{{ 1 | jq('[range(3000000)] | length') }}", {}) == "[3000000]"

@@ -26,6 +26,7 @@ from orchestrator.engine.expressions.limits import (
     JQ_TIMEOUT_SECONDS,
     MAX_SIZE,
     check_interrupt,
+    exempt,
 )
 
 _CHILD = Path(__file__).with_name("jqchild.py")
@@ -104,6 +105,7 @@ class JqPool:
         self._cond = threading.Condition()
 
     def run(self, program: str, text: str) -> list[Any]:
+        started = time.monotonic()
         helper = self._take()
         try:
             answer = helper.ask(program, text)
@@ -111,6 +113,8 @@ class JqPool:
             helper.kill()
             self._give_back(None)
             raise
+        finally:
+            exempt(time.monotonic() - started)  # jq has a time limit of its own
         self._give_back(helper)
         if "error" in answer:
             raise JqError(str(answer["error"]))

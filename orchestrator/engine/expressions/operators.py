@@ -15,7 +15,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 
 from orchestrator.engine.expressions.display import to_display
-from orchestrator.engine.expressions.limits import MAX_LOOP_ITERATIONS, MAX_RANGE, check_size
+from orchestrator.engine.expressions.limits import MAX_LOOP_ITERATIONS, MAX_RANGE, CheckedLoop, check_size
 from orchestrator.engine.expressions.mapentry import entries
 from orchestrator.engine.expressions.truthy import condition
 from orchestrator.engine.expressions.undefined import ChainedUndefined
@@ -94,7 +94,7 @@ def loop_items(context: Context, value: Any, as_entries: bool) -> Iterable[Any]:
     if len(items) > budget:
         raise SecurityError(f"loops in one expression cannot run more than {MAX_LOOP_ITERATIONS} iterations")
     context._pebble_loop_budget = budget - len(items)  # type: ignore[attr-defined]
-    return items
+    return CheckedLoop(items)
 
 
 OPERATOR_FILTERS: dict[str, Callable[..., Any]] = {

@@ -13,7 +13,7 @@ from jinja2.runtime import Context
 
 from orchestrator.engine.expressions.environment import build_environment
 from orchestrator.engine.expressions.errors import ExpressionError, PebbleSyntaxError
-from orchestrator.engine.expressions.limits import MAX_OUTPUT, MAX_RENDER_DEPTH, check_interrupt, check_output
+from orchestrator.engine.expressions.limits import MAX_OUTPUT, MAX_RENDER_DEPTH, check_output, check_render, render_budget
 from orchestrator.engine.expressions.pebble import translate
 
 Functions = Mapping[str, Callable[..., Any]]
@@ -29,7 +29,8 @@ def render(template: str, context: Mapping[str, Any], functions: Functions | Non
         return template
     try:
         compiled = _compile_text(template)
-        return _collect(compiled.root_render_func(_new_context(compiled, context, functions)))
+        with render_budget():
+            return _collect(compiled.root_render_func(_new_context(compiled, context, functions)))
     except Exception as exc:
         error = _expression_error(template, exc)
         if error is exc:
@@ -45,8 +46,9 @@ def render_typed(template: str, context: Mapping[str, Any], functions: Functions
         compiled = _compile_typed(template)
         if compiled is not None:
             jinja_context = _new_context(compiled, context, functions)
-            for _ in compiled.root_render_func(jinja_context):
-                check_interrupt()
+            with render_budget():
+                for _ in compiled.root_render_func(jinja_context):
+                    check_render()
             return _native(jinja_context.vars[_RESULT])
     except Exception as exc:
         error = _expression_error(template, exc)
@@ -122,7 +124,7 @@ def _collect(pieces: Iterator[str]) -> str:
     collected: list[str] = []
     size = 0
     for piece in pieces:
-        check_interrupt()
+        check_render()
         size += len(piece)
         if size > MAX_OUTPUT:
             check_output(size)

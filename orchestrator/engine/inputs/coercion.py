@@ -47,7 +47,13 @@ def _string(definition: InputDefinition, value: Any) -> str:
     else:
         raise ValueError(f"expected a string, got {shown(value)}")
     pattern = definition.validator
-    if pattern is not None and re.fullmatch(pattern, text) is None:
+    if pattern is None:
+        return text
+    try:
+        matched = re.fullmatch(pattern, text)
+    except re.error as exc:  # reported where the flow defines it; defaults are checked too
+        raise ValueError(f"the validator {pattern!r} is not a valid regular expression: {exc}") from None
+    if matched is None:
         raise ValueError(f"value {shown(text)} does not match the validator {pattern!r}")
     return text
 

@@ -95,7 +95,9 @@ class InputDefinition(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> InputDefinition:
-        errors = [*self._shape_errors(), *self._default_errors()]
+        # Defaults are checked against a well-formed definition only (an invalid validator
+        # would otherwise be reported again through each default).
+        errors = self._shape_errors() or self._default_errors()
         if errors:
             raise ValidationError.from_exception_data("InputDefinition", [
                 InitErrorDetails(type=PydanticCustomError("choreo_input", message), loc=loc, input=None)

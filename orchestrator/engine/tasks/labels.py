@@ -20,6 +20,8 @@ def labels_as_dict(value: Any) -> Any:
         for item in value:
             if not _is_pair(item):
                 raise ValueError("each label of a list must be a mapping with exactly 'key' and 'value'")
+            if isinstance(item["key"], (list, dict)):
+                raise ValueError(f"a label's key must be text, got {type(item['key']).__name__}")
             result[item["key"]] = item["value"]
         value = result
     if isinstance(value, Mapping):
