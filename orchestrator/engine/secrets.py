@@ -11,7 +11,6 @@ import binascii
 import hashlib
 import json
 import os
-import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -127,16 +126,6 @@ def mask_forms(secret: str) -> list[str]:
         forms.update((encoded, encoded.rstrip("=")))
     forms.update(line for line in secret.splitlines() if len(line.strip()) >= 3)
     return sorted((f for f in forms if f), key=len, reverse=True)
-
-
-# ``secret('NAME')`` as a flow writes it (Pebble's single or double quotes).
-_SECRET_CALL = re.compile(r"""\bsecret\(\s*(['"])([^'"\s]+)\1\s*\)""")
-
-
-def secret_names(text: str) -> tuple[str, ...]:
-    """The secrets a flow's text names: every task of its executions masks them, so a
-    value passed on through outputs or files is masked where it shows up again."""
-    return tuple(sorted({match.group(2) for match in _SECRET_CALL.finditer(text)}))
 
 
 def masks(inputs: dict[str, Any], names: Iterable[str] = ()) -> list[str]:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from orchestrator.engine.dsl.checks import FlowChecks
 from orchestrator.engine.dsl.defaults import Default, apply_defaults, read_defaults
 from orchestrator.engine.dsl.document import Document, Path, load_document
-from orchestrator.engine.secrets import secret_names
+from orchestrator.engine.dsl.secretnames import secret_names
 from orchestrator.engine.dsl.issues import Describer, FlowIssue, issue_at, path_text, validation_issues
 from orchestrator.engine.dsl.spec import FlowSpec
 from orchestrator.engine.tasks.children import PREPARE_TASK
