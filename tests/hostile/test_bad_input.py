@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,13 @@ def test_fuzzed_flows_that_raised_are_validation_errors(cli: Cli, text: str, lin
     assert "Traceback" not in proc.stderr
     assert proc.stdout.startswith(f"{path}:{line}:{column}: "), proc.stdout
     assert says in proc.stdout
+
+
+def test_a_backtracking_validator_cannot_freeze_the_process_on_a_crafted_value(cli: Cli) -> None:
+    path = cli.flow("redos.yaml", "id: redos\nnamespace: t\ninputs:\n  - id: name\n    type: STRING\n"
+                    "    validator: '(a|aa)+$'\ntasks:\n  - {id: x, type: log, message: '{{ inputs.name }}'}\n")
+    started = time.monotonic()
+    proc = cli("flows", "run", path, "--input", "name=" + "a" * 60 + "!")
+    assert time.monotonic() - started < 15  # Python's re alone: hours
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "took longer than 1 s on this value" in proc.stderr

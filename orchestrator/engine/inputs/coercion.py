@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+import regex
 import yaml
 
 from orchestrator.engine.durations import format_duration, parse_duration, parse_iso_duration
@@ -22,6 +23,8 @@ from orchestrator.engine.durations import format_duration, parse_duration, parse
 if TYPE_CHECKING:
     from orchestrator.engine.inputs.definitions import InputDefinition
 
+# How long an input's validator may take on one value.
+VALIDATOR_SECONDS = 1.0
 _INT = re.compile(r"^[+-]?\d+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
@@ -50,9 +53,14 @@ def _string(definition: InputDefinition, value: Any) -> str:
     if pattern is None:
         return text
     try:
-        matched = re.fullmatch(pattern, text)
-    except re.error as exc:  # reported where the flow defines it; defaults are checked too
+        # With a time limit: a pattern such as (a+)+$ backtracks exponentially on a crafted
+        # value, and Python's re would hold the interpreter (the whole server) meanwhile.
+        matched = regex.fullmatch(pattern, text, timeout=VALIDATOR_SECONDS)
+    except regex.error as exc:  # reported where the flow defines it; defaults are checked too
         raise ValueError(f"the validator {pattern!r} is not a valid regular expression: {exc}") from None
+    except TimeoutError:
+        raise ValueError(f"the validator {pattern!r} took longer than {VALIDATOR_SECONDS:g} s on this value "
+                         "(a pattern that backtracks, such as (a+)+; simplify it)") from None
     if matched is None:
         raise ValueError(f"value {shown(text)} does not match the validator {pattern!r}")
     return text

@@ -1,11 +1,11 @@
 """Flow inputs (and Pause ``onResume`` inputs): their definitions, and resolving given values."""
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
+import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
@@ -126,8 +126,8 @@ class InputDefinition(BaseModel):
                 errors.append((("validator",), f"{name}: validator is only allowed on STRING and SECRET inputs"))
             else:
                 try:
-                    re.compile(self.validator)
-                except re.error as exc:
+                    regex.compile(self.validator)
+                except regex.error as exc:
                     errors.append((("validator",), f"{name}: validator is not a valid regular expression: {exc}"))
         for key in ("min", "max", "after", "before"):
             raw = getattr(self, key)
