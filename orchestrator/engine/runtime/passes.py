@@ -82,8 +82,8 @@ class Executor:
 
     The outcomes of this engine's own workers are written by the next pass over their
     execution, in its transaction; and a task run the pass makes runnable while local
-    workers have room (``room``: see QueueBackend.room) is claimed in that same transaction and handed over with its context.
-    A step of a flow then costs one transaction, not three (report, pass, claim)."""
+    workers have room (QueueBackend.room) is claimed in that same transaction and handed
+    over with its context. A step of a flow then costs one transaction, not three (report, pass, claim)."""
 
     def __init__(self, owner: str, store: Store, specs: SpecCache,
                  room: Callable[[], int] = lambda: 0) -> None:

@@ -82,12 +82,12 @@ def take_back(path: Path) -> None:
     if task_user() is None:
         return
     uid, gid = os.geteuid(), os.getegid()
-    _chown_tree(path, uid, gid)
-    for root, dirs, files in os.walk(path):
-        for name in [*dirs, *files, "."]:
-            target = os.path.join(root, name) if name != "." else root
+    for root, _dirs, files in os.walk(path):  # every folder is a root once
+        for target in (root, *(os.path.join(root, name) for name in files)):
+            os.chown(target, uid, gid, follow_symlinks=False)
             if not os.path.islink(target):
                 mode = os.stat(target).st_mode
+                # Readable by all, executable where its owner may execute it, writable by root only.
                 os.chmod(target, (mode | 0o444 | (0o111 if mode & 0o100 else 0)) & ~0o022)
 
 
